@@ -1,0 +1,67 @@
+"""Every linkcrawl setting and its default, grouped by component.
+
+Scrapy's own settings keep their names and live in ``settings.py``; the names here are
+linkcrawl's. Call sites read them with ``settings.getint("NAME")`` and no second default.
+"""
+
+from __future__ import annotations
+
+# --- Identity -------------------------------------------------------------------------
+# Product token used in robots.txt matching, X-Robots-Tag prefixes and the User-Agent.
+LINKCRAWL_BOT_NAME = "linkcrawl"
+# Partition value for every row this crawl writes; all workers of one crawl share it.
+LINKCRAWL_CRAWL_ID = "default"
+# Names this process in file names and the pages table; empty = <hostname>-<pid>-<random>.
+LINKCRAWL_WORKER_ID = ""
+# Root of the output dataset: <root>/edges/crawl_id=<id>/ and <root>/pages/crawl_id=<id>/.
+LINKCRAWL_OUTPUT = "out/crawl"
+
+# --- Scope and politeness -------------------------------------------------------------
+# Which links are followed: all | seed_hosts | seed_domains | allowlist.
+LINKCRAWL_SCOPE = "all"
+# Registered domains or hosts allowed when LINKCRAWL_SCOPE is "allowlist".
+LINKCRAWL_ALLOWED_DOMAINS: list[str] = []
+# Stop requesting pages of a host after this many (0 = no limit); a spider-trap guard.
+LINKCRAWL_MAX_PAGES_PER_HOST = 0
+# Follow rel=nofollow links for discovery (nofollow is a ranking hint, not a crawl ban).
+LINKCRAWL_FOLLOW_NOFOLLOW = True
+# Do not follow links of pages with meta robots / X-Robots-Tag nofollow (still recorded).
+LINKCRAWL_OBEY_META_ROBOTS = True
+# Upper bound for a robots.txt Crawl-delay, so one host cannot stall a worker's slot.
+LINKCRAWL_MAX_CRAWL_DELAY = 30.0
+# Refuse URLs whose host is a literal private, loopback or link-local IP address (SSRF).
+LINKCRAWL_BLOCK_PRIVATE_ADDRESSES = True
+
+# --- URL rules and extraction ---------------------------------------------------------
+# Query parameters removed by canonicalisation; a trailing "*" makes a prefix.
+LINKCRAWL_STRIP_QUERY_PARAMS = [
+    "utm_*",
+    "gclid",
+    "fbclid",
+    "msclkid",
+    "dclid",
+    "gbraid",
+    "wbraid",
+    "yclid",
+    "mc_cid",
+    "mc_eid",
+    "igshid",
+    "_hsenc",
+    "_hsmi",
+    "mkt_tok",
+]
+# Anchor text longer than this many characters is cut.
+LINKCRAWL_ANCHOR_MAX_CHARS = 256
+
+# --- Parquet output -------------------------------------------------------------------
+# Write edges and pages tables (the crawl's whole point; off only for dry runs).
+PARQUET_ENABLED = True
+# Commit a file once it holds this many rows (per table).
+PARQUET_ROWS_PER_FILE = 1_000_000
+# Buffered rows are encoded as one Arrow batch / Parquet row group at this size.
+PARQUET_BATCH_ROWS = 50_000
+# Commit a non-empty file at least this often, so a long crawl publishes steadily.
+PARQUET_ROTATE_SECONDS = 60.0
+# Parquet codec and level (zstd 3: about the size of gzip at a fraction of the CPU).
+PARQUET_COMPRESSION = "zstd"
+PARQUET_COMPRESSION_LEVEL = 3

@@ -1,0 +1,109 @@
+"""Downloader middleware applying linkcrawl's per-host policy.
+
+Scrapy's RobotsTxtMiddleware decides allow/deny but ignores ``Crawl-delay``; this
+middleware applies it to the host's download slot, caps pages per host (a spider-trap
+guard) and refuses literal private addresses (a crawler that follows links from the
+open web must not be steered at its own network).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from scrapy import signals
+from scrapy.exceptions import IgnoreRequest
+from scrapy.utils.httpobj import urlparse_cached
+
+from linkcrawl.urls import is_private_address
+
+if TYPE_CHECKING:
+    from scrapy import Request
+    from scrapy.crawler import Crawler
+    from scrapy.robotstxt import RobotParser
+    from typing_extensions import Self
+
+logger = logging.getLogger(__name__)
+
+
+class HostPolicyMiddleware:
+    """Crawl-delay, pages-per-host cap and private-address guard.
+
+    Settings: ``LINKCRAWL_MAX_PAGES_PER_HOST``, ``LINKCRAWL_MAX_CRAWL_DELAY``,
+    ``LINKCRAWL_BLOCK_PRIVATE_ADDRESSES``, ``LINKCRAWL_BOT_NAME``.
+    Stats: ``politeness/crawl_delay_hosts``, ``politeness/host_limit_dropped``,
+    ``politeness/private_address_dropped``.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_pages_per_host: int,
+        max_crawl_delay: float,
+        block_private_addresses: bool,
+        bot_name: str,
+    ) -> None:
+        self.max_pages_per_host = max_pages_per_host
+        self.max_crawl_delay = max_crawl_delay
+        self.block_private_addresses = block_private_addresses
+        self.bot_name = bot_name
+        self.pages_per_host: Counter[str] = Counter()
+        self._limited_hosts: set[str] = set()
+        self.crawler: Crawler | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        s = crawler.settings
+        o = cls(
+            max_pages_per_host=s.getint("LINKCRAWL_MAX_PAGES_PER_HOST"),
+            max_crawl_delay=s.getfloat("LINKCRAWL_MAX_CRAWL_DELAY"),
+            block_private_addresses=s.getbool("LINKCRAWL_BLOCK_PRIVATE_ADDRESSES"),
+            bot_name=s["LINKCRAWL_BOT_NAME"],
+        )
+        o.crawler = crawler
+        crawler.signals.connect(o.robots_parsed, signal=signals.robots_parsed)
+        return o
+
+    def _inc(self, key: str) -> None:
+        if self.crawler is not None and self.crawler.stats is not None:
+            self.crawler.stats.inc_value(key)
+
+    def process_request(self, request: Request) -> None:
+        host = urlparse_cached(request).hostname or ""
+        if self.block_private_addresses and is_private_address(host):
+            self._inc("politeness/private_address_dropped")
+            raise IgnoreRequest(f"private address {host!r} refused")
+        if request.meta.get("dont_obey_robotstxt"):
+            return  # robots.txt itself is not a page
+        if self.max_pages_per_host:
+            if self.pages_per_host[host] >= self.max_pages_per_host:
+                if host not in self._limited_hosts:
+                    self._limited_hosts.add(host)
+                    logger.info(
+                        "Host %s reached LINKCRAWL_MAX_PAGES_PER_HOST=%d; further pages dropped",
+                        host,
+                        self.max_pages_per_host,
+                    )
+                self._inc("politeness/host_limit_dropped")
+                raise IgnoreRequest(f"host {host} reached its page limit")
+            self.pages_per_host[host] += 1
+
+    def robots_parsed(self, robotparser: RobotParser, request: Request, **_: Any) -> None:
+        delay = robotparser.crawl_delay(self.bot_name)
+        if not delay or delay <= 0 or self.crawler is None or self.crawler.engine is None:
+            return
+        delay = min(float(delay), self.max_crawl_delay)
+        downloader = self.crawler.engine.downloader
+        key = downloader.get_slot_key(request)
+        # New slots for this key (after slot GC) start with the delay too; no jitter,
+        # since jitter would take us under the delay the site asked for.
+        slot_settings = downloader.per_slot_settings.setdefault(key, {})
+        slot_settings["delay"] = max(delay, float(slot_settings.get("delay", 0.0)))
+        slot_settings["jitter"] = 0.0
+        slot = downloader.slots.get(key)
+        if slot is not None:
+            slot.delay = max(slot.delay, delay)
+            slot.jitter = 0.0
+        self._inc("politeness/crawl_delay_hosts")
+        logger.info("Host %s asks for Crawl-delay %.2fs; applied", key, delay)

@@ -1,0 +1,141 @@
+"""Pure crawl-policy rules: seeds, scope and which extracted links to follow."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from linkcrawl.urls import URLError, canonicalize, registered_domain, url_host
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from linkcrawl.links import Link, PageFacts
+
+SCOPES = ("all", "seed_hosts", "seed_domains", "allowlist")
+_CRAWL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+class PolicyError(ValueError):
+    """A user-supplied crawl setting or argument is unusable; the message says which."""
+
+
+def check_crawl_id(crawl_id: str) -> str:
+    """A crawl id becomes a directory name (``crawl_id=<id>``), so keep it path-safe."""
+    if not _CRAWL_ID.fullmatch(crawl_id):
+        raise PolicyError(
+            f"LINKCRAWL_CRAWL_ID {crawl_id!r} must be 1-128 characters of "
+            "letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
+    return crawl_id
+
+
+def load_seeds(
+    seeds: str | None, seeds_file: str | None, strip_params: tuple[str, ...]
+) -> list[str]:
+    """Canonical seed URLs from a comma-separated string and/or a file (one URL a line,
+    ``#`` comments). A bad URL or unreadable file raises PolicyError naming it."""
+    raw: list[tuple[str, str]] = []
+    if seeds:
+        raw += [(s.strip(), "seeds") for s in seeds.split(",") if s.strip()]
+    if seeds_file:
+        try:
+            text = Path(seeds_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise PolicyError(f"cannot read seeds file {seeds_file!r}: {e}") from None
+        for lineno, line in enumerate(text.splitlines(), 1):
+            line = line.strip()
+            if line and not line.startswith("#"):
+                raw.append((line, f"{seeds_file}:{lineno}"))
+    out: list[str] = []
+    for url, where in raw:
+        try:
+            out.append(canonicalize(url, strip_params=strip_params))
+        except URLError as e:
+            raise PolicyError(f"bad seed URL {url!r} ({where}): {e}") from None
+    if not out:
+        raise PolicyError("no seeds: pass -a seeds=URL[,URL...] or -a seeds_file=PATH")
+    return list(dict.fromkeys(out))
+
+
+def media_type(content_type: str | None) -> str | None:
+    """``text/html; charset=x`` -> ``text/html``; None when absent or empty."""
+    if not content_type:
+        return None
+    value = content_type.split(";", 1)[0].strip().lower()
+    return value or None
+
+
+def is_html(content_type: str | None, body: bytes) -> bool:
+    """HTML by declared type, or (no type at all) by a body that starts like HTML."""
+    mtype = media_type(content_type)
+    if mtype is not None:
+        return mtype in _HTML_TYPES
+    head = body[:512].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<a ", b"<p"))
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlPolicy:
+    """Which links a page's facts turn into requests (docs/rules.md section 3)."""
+
+    scope: str = "all"
+    seed_hosts: frozenset[str] = frozenset()
+    seed_domains: frozenset[str] = frozenset()
+    allowed_domains: frozenset[str] = frozenset()
+    follow_nofollow: bool = True
+    obey_meta_robots: bool = True
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        scope: str,
+        seeds: Iterable[str],
+        allowed_domains: Iterable[str],
+        follow_nofollow: bool,
+        obey_meta_robots: bool,
+    ) -> CrawlPolicy:
+        if scope not in SCOPES:
+            raise PolicyError(f"LINKCRAWL_SCOPE {scope!r} is not one of {', '.join(SCOPES)}")
+        allowed = frozenset(d.strip().lower().rstrip(".") for d in allowed_domains if d.strip())
+        if scope == "allowlist" and not allowed:
+            raise PolicyError("LINKCRAWL_SCOPE 'allowlist' needs LINKCRAWL_ALLOWED_DOMAINS")
+        hosts = frozenset(url_host(u) for u in seeds)
+        return cls(
+            scope=scope,
+            seed_hosts=hosts,
+            seed_domains=frozenset(registered_domain(h) for h in hosts),
+            allowed_domains=allowed,
+            follow_nofollow=follow_nofollow,
+            obey_meta_robots=obey_meta_robots,
+        )
+
+    def in_scope(self, url: str) -> bool:
+        if self.scope == "all":
+            return True
+        host = url_host(url)
+        if self.scope == "seed_hosts":
+            return host in self.seed_hosts
+        if self.scope == "seed_domains":
+            return registered_domain(host) in self.seed_domains
+        # allowlist: the host or any parent domain is listed
+        labels = host.split(".")
+        return any(".".join(labels[i:]) in self.allowed_domains for i in range(len(labels)))
+
+    def follows(self, link: Link, page_nofollow: bool = False) -> bool:
+        if page_nofollow and self.obey_meta_robots:
+            return False
+        if link.nofollow and not self.follow_nofollow:
+            return False
+        return self.in_scope(link.target_url)
+
+    def to_follow(self, facts: PageFacts) -> list[str]:
+        """Targets to request from a parsed page, in document order, without repeats."""
+        if facts.nofollow and self.obey_meta_robots:
+            return []
+        targets = (link.target_url for link in facts.links if self.follows(link))
+        return list(dict.fromkeys(targets))

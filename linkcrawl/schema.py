@@ -1,0 +1,100 @@
+"""The one place where every Parquet table's Arrow schema is defined.
+
+The crawl writes two tables, ``edges`` and ``pages``, as Hive-partitioned datasets
+(``<root>/<table>/crawl_id=<id>/part-<worker>-<seq>.parquet``). The partition column
+``crawl_id`` lives in the directory name, as Hive, Spark, DuckDB, Polars and
+pyarrow.dataset expect, so it is not part of the file schemas below; ``dataset_schema``
+adds it for readers. Every file carries ``schema_version`` in its metadata: bump it when
+a column changes meaning, and teach readers (the authority job) the old versions.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+SCHEMA_VERSION = "1"
+PARTITION_COLUMN = "crawl_id"
+TABLES = ("edges", "pages")
+
+_TIMESTAMP = pa.timestamp("us", tz="UTC")  # microseconds: Spark cannot read nanoseconds
+
+
+def _schema(name: str, fields: list[pa.Field]) -> pa.Schema:
+    return pa.schema(
+        fields,
+        metadata={"linkcrawl.table": name, "linkcrawl.schema_version": SCHEMA_VERSION},
+    )
+
+
+# One row per link record of a fetched page (see docs/schema.md and docs/rules.md).
+EDGES_SCHEMA = _schema(
+    "edges",
+    [
+        pa.field("fetch_time", _TIMESTAMP, nullable=False),
+        pa.field("source_url", pa.string(), nullable=False),
+        pa.field("source_id", pa.int64(), nullable=False),
+        pa.field("source_host", pa.string(), nullable=False),
+        pa.field("source_domain", pa.string(), nullable=False),
+        pa.field("target_url", pa.string(), nullable=False),
+        pa.field("target_id", pa.int64(), nullable=False),
+        pa.field("target_host", pa.string(), nullable=False),
+        pa.field("target_domain", pa.string(), nullable=False),
+        # a | area | redirect | canonical | refresh
+        pa.field("link_type", pa.string(), nullable=False),
+        pa.field("anchor_text", pa.string(), nullable=True),
+        pa.field("rel", pa.list_(pa.field("item", pa.string(), nullable=False)), nullable=False),
+        pa.field("nofollow", pa.bool_(), nullable=False),
+        pa.field("sponsored", pa.bool_(), nullable=False),
+        pa.field("ugc", pa.bool_(), nullable=False),
+        # the source page said nofollow for all its links (meta robots / X-Robots-Tag)
+        pa.field("page_nofollow", pa.bool_(), nullable=False),
+        # the anchor wraps an <img>
+        pa.field("image", pa.bool_(), nullable=False),
+        # source and target have the same host
+        pa.field("internal", pa.bool_(), nullable=False),
+        # 0-based order among the page's a/area links; null for other types
+        pa.field("position", pa.int32(), nullable=True),
+        # HTTP status of a redirect edge; null for other types
+        pa.field("http_status", pa.int16(), nullable=True),
+    ],
+)
+
+# One row per fetch attempt that reached a result (response or final download error).
+PAGES_SCHEMA = _schema(
+    "pages",
+    [
+        pa.field("fetch_time", _TIMESTAMP, nullable=False),
+        pa.field("url", pa.string(), nullable=False),
+        pa.field("node_id", pa.int64(), nullable=False),
+        pa.field("host", pa.string(), nullable=False),
+        pa.field("domain", pa.string(), nullable=False),
+        pa.field("status", pa.int16(), nullable=True),
+        pa.field("fetch_error", pa.string(), nullable=True),
+        pa.field("content_type", pa.string(), nullable=True),
+        pa.field("bytes", pa.int64(), nullable=True),
+        pa.field("depth", pa.int16(), nullable=False),
+        pa.field("encoding", pa.string(), nullable=True),
+        pa.field("title", pa.string(), nullable=True),
+        pa.field("meta_robots", pa.string(), nullable=True),
+        pa.field("x_robots_tag", pa.string(), nullable=True),
+        pa.field("noindex", pa.bool_(), nullable=False),
+        pa.field("nofollow", pa.bool_(), nullable=False),
+        pa.field("canonical", pa.string(), nullable=True),
+        pa.field("redirect_target", pa.string(), nullable=True),
+        pa.field("refresh_target", pa.string(), nullable=True),
+        # edges written for this page
+        pa.field("outlinks", pa.int32(), nullable=False),
+        # hrefs seen but not emitted, by reason
+        pa.field("fragment_links", pa.int32(), nullable=False),
+        pa.field("non_http_links", pa.int32(), nullable=False),
+        pa.field("invalid_links", pa.int32(), nullable=False),
+        pa.field("worker", pa.string(), nullable=False),
+    ],
+)
+
+SCHEMAS: dict[str, pa.Schema] = {"edges": EDGES_SCHEMA, "pages": PAGES_SCHEMA}
+
+
+def dataset_schema(table: str) -> pa.Schema:
+    """The schema a Hive-aware reader sees: the file schema plus ``crawl_id``."""
+    return SCHEMAS[table].append(pa.field(PARTITION_COLUMN, pa.string(), nullable=False))

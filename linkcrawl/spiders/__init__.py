@@ -1,0 +1,1 @@
+"""linkcrawl's spiders, one a module."""

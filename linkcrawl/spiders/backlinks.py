@@ -1,0 +1,162 @@
+"""The ``backlinks`` spider: fetch pages, record every link, follow what the policy allows.
+
+Usage: ``scrapy crawl backlinks -a seeds=URL,URL`` or ``-a seeds_file=PATH``.
+The rules it applies are in docs/rules.md; the work is done by pure functions in
+``linkcrawl.links`` and ``linkcrawl.policy``, so the callbacks stay thin.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import scrapy
+from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
+
+from linkcrawl.fingerprint import URL_META_KEY
+from linkcrawl.items import PageItem
+from linkcrawl.links import extract, redirect_link
+from linkcrawl.policy import CrawlPolicy, PolicyError, is_html, load_seeds, media_type
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator
+
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+    from twisted.python.failure import Failure
+    from typing_extensions import Self
+
+logger = logging.getLogger(__name__)
+
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+
+def _headers(response: Response) -> dict[str, list[str]]:
+    """Scrapy's bytes headers as lower-case name -> list of str (latin-1, lossless)."""
+    return {
+        k.decode("latin-1").lower(): [v.decode("latin-1") for v in vs]
+        for k, vs in response.headers.items()
+    }
+
+
+class BacklinksSpider(scrapy.Spider):
+    """Crawls from seeds and yields one ``PageItem`` per fetched URL.
+
+    Settings: ``LINKCRAWL_SCOPE``, ``LINKCRAWL_ALLOWED_DOMAINS``,
+    ``LINKCRAWL_FOLLOW_NOFOLLOW``, ``LINKCRAWL_OBEY_META_ROBOTS``,
+    ``LINKCRAWL_STRIP_QUERY_PARAMS``, ``LINKCRAWL_ANCHOR_MAX_CHARS``, ``LINKCRAWL_BOT_NAME``.
+    Stats: ``links/extracted``, ``links/followed``, ``pages/parsed``, ``pages/redirects``,
+    ``pages/not_html``, ``pages/errors``, ``pages/fetch_errors``.
+    """
+
+    name = "backlinks"
+
+    def __init__(
+        self, seeds: str | None = None, seeds_file: str | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.seed_arg = seeds
+        self.seeds_file_arg = seeds_file
+        self.seed_urls: list[str] = []
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        s = crawler.settings
+        spider.strip_params = tuple(s.getlist("LINKCRAWL_STRIP_QUERY_PARAMS"))
+        spider.anchor_max_chars = s.getint("LINKCRAWL_ANCHOR_MAX_CHARS")
+        spider.bot_name = s["LINKCRAWL_BOT_NAME"]
+        try:
+            spider.seed_urls = load_seeds(
+                spider.seed_arg, spider.seeds_file_arg, spider.strip_params
+            )
+            spider.policy = CrawlPolicy.build(
+                scope=s["LINKCRAWL_SCOPE"],
+                seeds=spider.seed_urls,
+                allowed_domains=s.getlist("LINKCRAWL_ALLOWED_DOMAINS"),
+                follow_nofollow=s.getbool("LINKCRAWL_FOLLOW_NOFOLLOW"),
+                obey_meta_robots=s.getbool("LINKCRAWL_OBEY_META_ROBOTS"),
+            )
+        except (PolicyError, ValueError) as e:
+            raise PolicyError(str(e)) from None
+        return spider
+
+    def _request(self, url: str) -> scrapy.Request:
+        # Our requests see every status and never follow redirects in the downloader: each
+        # hop must become a page row and a redirect edge (robots.txt fetches still do).
+        return scrapy.Request(
+            url,
+            callback=self.parse,
+            errback=self.on_error,
+            meta={"dont_redirect": True, URL_META_KEY: url},
+        )
+
+    def _inc(self, key: str, count: int = 1) -> None:
+        if self.crawler.stats is not None:
+            self.crawler.stats.inc_value(key, count)
+
+    async def start(self) -> AsyncIterator[Any]:
+        # Seeds go through the dupefilter like any link: a seed linked back is not refetched.
+        for url in self.seed_urls:
+            yield self._request(url)
+
+    def parse(self, response: Response, **_: Any) -> Iterator[Any]:
+        now = datetime.now(UTC)
+        headers = _headers(response)
+        content_type = (headers.get("content-type") or [None])[0]
+        url = response.meta.get(URL_META_KEY) or response.url
+        item = PageItem(
+            url=url,
+            fetch_time=now,
+            depth=int(response.meta.get("depth", 0)),
+            status=response.status,
+            content_type=media_type(content_type),
+            size=len(response.body),
+        )
+        follow: list[str] = []
+        location = (headers.get("location") or [None])[0]
+        if response.status in _REDIRECT_STATUSES and location:
+            item.redirect = redirect_link(
+                url, location, response.status, strip_params=self.strip_params
+            )
+            self._inc("pages/redirects")
+            if item.redirect is not None and self.policy.follows(item.redirect):
+                follow.append(item.redirect.target_url)
+        elif 200 <= response.status < 300 and is_html(content_type, response.body):
+            item.facts = facts = extract(
+                response.body,
+                url,
+                headers,
+                strip_params=self.strip_params,
+                anchor_max_chars=self.anchor_max_chars,
+                bot_name=self.bot_name,
+            )
+            self._inc("pages/parsed")
+            self._inc("links/extracted", len(facts.links))
+            follow = self.policy.to_follow(facts)
+        elif 200 <= response.status < 300:
+            self._inc("pages/not_html")
+        else:
+            self._inc("pages/errors")
+        yield item
+        self._inc("links/followed", len(follow))
+        for url in follow:
+            yield self._request(url)
+
+    def on_error(self, failure: Failure) -> Iterator[PageItem]:
+        """A download that failed for good (after retries) is still a page row."""
+        if failure.check(IgnoreRequest):
+            return  # robots.txt, host limit, private address: never fetched
+        request = failure.request  # type: ignore[attr-defined]
+        if failure.check(DownloadCancelledError) and "max size" in str(failure.value).lower():
+            error = "oversize"
+        else:
+            error = f"{type(failure.value).__name__}: {failure.value}"[:500]
+        self._inc("pages/fetch_errors")
+        yield PageItem(
+            url=request.meta.get(URL_META_KEY) or request.url,
+            fetch_time=datetime.now(UTC),
+            depth=int(request.meta.get("depth", 0)),
+            fetch_error=error,
+        )

@@ -1,0 +1,1 @@
+"""Scrapy item pipelines: page items -> edge and page rows -> Parquet files."""
