@@ -73,9 +73,7 @@ def cmd_testweb(args: argparse.Namespace, rest: list[str]) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from linkcrawl.demo import run_demo
 
-    return run_demo(
-        output=Path(args.output), pages=args.pages, seed=args.seed, hosts=args.hosts
-    )
+    return run_demo(output=Path(args.output), pages=args.pages, seed=args.seed, hosts=args.hosts)
 
 
 def build_parser() -> argparse.ArgumentParser:

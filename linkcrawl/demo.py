@@ -8,14 +8,16 @@ import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from linkcrawl.schema import PARTITION_COLUMN, TABLES
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 DEMO_CRAWL_ID = "demo"
 
@@ -28,8 +30,18 @@ def start_testweb(pages: int, seed: int, hosts: int) -> tuple[subprocess.Popen[s
     """Run the test web in its own process (a crawl and a server sharing one GIL would
     measure the GIL) and return it with its address."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "linkcrawl.testweb", "serve", "--pages", str(pages),
-         "--seed", str(seed), "--hosts", str(hosts)],
+        [
+            sys.executable,
+            "-m",
+            "linkcrawl.testweb",
+            "serve",
+            "--pages",
+            str(pages),
+            "--seed",
+            str(seed),
+            "--hosts",
+            str(hosts),
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -42,7 +54,9 @@ def start_testweb(pages: int, seed: int, hosts: int) -> tuple[subprocess.Popen[s
     return proc, line.removeprefix(prefix)
 
 
-def crawl_command(seeds_file: Path, output: Path, crawl_id: str, extra: dict[str, str]) -> list[str]:
+def crawl_command(
+    seeds_file: Path, output: Path, crawl_id: str, extra: dict[str, str]
+) -> list[str]:
     settings = {
         "LINKCRAWL_OUTPUT": str(output),
         "LINKCRAWL_CRAWL_ID": crawl_id,
@@ -88,8 +102,10 @@ def summarise(output: Path, crawl_id: str, elapsed: float, out: IO[str]) -> None
     pages = _table(output, "pages", crawl_id)
     edges = _table(output, "edges", crawl_id)
     w = out.write
-    w(f"\nCrawl {crawl_id!r}: {pages.num_rows} pages, {edges.num_rows} edges in {elapsed:.1f}s "
-      f"({pages.num_rows / max(elapsed, 1e-9):.0f} pages/s)\n")
+    w(
+        f"\nCrawl {crawl_id!r}: {pages.num_rows} pages, {edges.num_rows} edges in {elapsed:.1f}s "
+        f"({pages.num_rows / max(elapsed, 1e-9):.0f} pages/s)\n"
+    )
     status = pc.if_else(pc.is_null(pages["status"]), "error", pc.cast(pages["status"], pa.string()))
     w("\nPages by status:\n")
     for value, n in _count_by(pa.table({"status": status}), "status"):
@@ -98,15 +114,21 @@ def summarise(output: Path, crawl_id: str, elapsed: float, out: IO[str]) -> None
     for value, n in _count_by(edges, "link_type"):
         w(f"  {value:>10}  {n}\n")
     rel = pc.if_else(
-        edges["nofollow"], "nofollow",
+        edges["nofollow"],
+        "nofollow",
         pc.if_else(edges["sponsored"], "sponsored", pc.if_else(edges["ugc"], "ugc", "dofollow")),
     )
     w("\nEdges by rel (nofollow > sponsored > ugc > dofollow):\n")
     for value, n in _count_by(pa.table({"rel": rel}), "rel"):
         w(f"  {value:>10}  {n}\n")
     external = edges.filter(pc.invert(edges["internal"]))
-    pairs = external.group_by(["target_host", "source_host"]).aggregate([]).group_by(
-        "target_host").aggregate([([], "count_all")]).to_pylist()
+    pairs = (
+        external.group_by(["target_host", "source_host"])
+        .aggregate([])
+        .group_by("target_host")
+        .aggregate([([], "count_all")])
+        .to_pylist()
+    )
     pairs.sort(key=lambda r: (-r["count_all"], r["target_host"]))
     w("\nTop hosts by referring hosts:\n")
     for r in pairs[:10]:
@@ -131,8 +153,7 @@ def run_demo(output: Path, pages: int, seed: int, hosts: int) -> int:
     try:
         out.write(f"Test web: {pages} pages on {hosts} hosts at {address} (HTTP proxy)\n")
         cmd = crawl_command(seeds_file, output, DEMO_CRAWL_ID, {"LOG_FILE": str(log_path)})
-        out.write("Crawling: scrapy crawl backlinks -a seeds_file=... (log: "
-                  f"{log_path})\n")
+        out.write(f"Crawling: scrapy crawl backlinks -a seeds_file=... (log: {log_path})\n")
         out.flush()
         started = time.monotonic()
         result = subprocess.run(cmd, env=crawl_env(address), check=False)

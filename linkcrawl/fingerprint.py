@@ -15,9 +15,10 @@ from linkcrawl.urls import URLError, canonicalize, node_id
 URL_META_KEY = "linkcrawl_url"
 
 if TYPE_CHECKING:
+    from typing import Self
+
     from scrapy import Request
     from scrapy.crawler import Crawler
-    from typing_extensions import Self
 
 
 def url_fingerprint(url: str, strip_params: tuple[str, ...]) -> bytes:

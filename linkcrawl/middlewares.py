@@ -19,10 +19,11 @@ from scrapy.utils.httpobj import urlparse_cached
 from linkcrawl.urls import is_private_address
 
 if TYPE_CHECKING:
+    from typing import Self
+
     from scrapy import Request
     from scrapy.crawler import Crawler
     from scrapy.robotstxt import RobotParser
-    from typing_extensions import Self
 
 logger = logging.getLogger(__name__)
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from linkcrawl.urls import URLError, canonicalize, registered_domain, url_host
 
@@ -21,6 +22,16 @@ _HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 class PolicyError(ValueError):
     """A user-supplied crawl setting or argument is unusable; the message says which."""
+
+
+def stop_on_user_error(error: Exception) -> NoReturn:
+    """End ``scrapy crawl`` with one log line and exit status 2.
+
+    Called from ``from_crawler`` (before anything is opened): an exception there would
+    reach the user as an asyncio traceback and, in Scrapy 2.19, exit status 1.
+    """
+    logging.getLogger("linkcrawl").critical("linkcrawl: error: %s", error)
+    raise SystemExit(2) from None
 
 
 def check_crawl_id(crawl_id: str) -> str:
@@ -47,9 +58,9 @@ def load_seeds(
         except (OSError, UnicodeDecodeError) as e:
             raise PolicyError(f"cannot read seeds file {seeds_file!r}: {e}") from None
         for lineno, line in enumerate(text.splitlines(), 1):
-            line = line.strip()
-            if line and not line.startswith("#"):
-                raw.append((line, f"{seeds_file}:{lineno}"))
+            url = line.strip()
+            if url and not url.startswith("#"):
+                raw.append((url, f"{seeds_file}:{lineno}"))
     out: list[str] = []
     for url, where in raw:
         try:

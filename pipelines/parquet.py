@@ -22,15 +22,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from scrapy.exceptions import NotConfigured
 
-from linkcrawl.policy import PolicyError, check_crawl_id
+from linkcrawl.policy import PolicyError, check_crawl_id, stop_on_user_error
 from linkcrawl.schema import PARTITION_COLUMN, SCHEMAS
 from pipelines.rows import edge_rows, page_row
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Self
 
     from scrapy.crawler import Crawler
-    from typing_extensions import Self
 
     from linkcrawl.items import PageItem
 
@@ -166,6 +166,12 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def _check_codec(codec: str) -> str:
+    if not pa.Codec.is_available(codec):
+        raise PolicyError(f"PARQUET_COMPRESSION {codec!r} is not a codec pyarrow can write")
+    return codec
+
+
 def check_output_dir(root: Path) -> None:
     """Fail early, with the path in the message, when the output cannot be written."""
     try:
@@ -223,22 +229,25 @@ class ParquetPipeline:
         s = crawler.settings
         if not s.getbool("PARQUET_ENABLED"):
             raise NotConfigured("PARQUET_ENABLED is off")
-        level = s.get("PARQUET_COMPRESSION_LEVEL")
-        o = cls(
-            Path(s["LINKCRAWL_OUTPUT"]),
-            crawl_id=str(s["LINKCRAWL_CRAWL_ID"]),
-            worker_id=str(s["LINKCRAWL_WORKER_ID"] or ""),
-            rows_per_file=s.getint("PARQUET_ROWS_PER_FILE"),
-            batch_rows=s.getint("PARQUET_BATCH_ROWS"),
-            rotate_seconds=s.getfloat("PARQUET_ROTATE_SECONDS"),
-            compression=s["PARQUET_COMPRESSION"],
-            compression_level=None if level in (None, "") else int(level),
-        )
+        try:
+            level = s.get("PARQUET_COMPRESSION_LEVEL")
+            o = cls(
+                Path(s["LINKCRAWL_OUTPUT"]),
+                crawl_id=str(s["LINKCRAWL_CRAWL_ID"]),
+                worker_id=str(s["LINKCRAWL_WORKER_ID"] or ""),
+                rows_per_file=s.getint("PARQUET_ROWS_PER_FILE"),
+                batch_rows=s.getint("PARQUET_BATCH_ROWS"),
+                rotate_seconds=s.getfloat("PARQUET_ROTATE_SECONDS"),
+                compression=_check_codec(s["PARQUET_COMPRESSION"]),
+                compression_level=None if level in (None, "") else int(level),
+            )
+            check_output_dir(o.output)
+        except ValueError as e:  # PolicyError, or int()/float() of a bad setting value
+            stop_on_user_error(e)
         o.crawler = crawler
         return o
 
     def open_spider(self) -> None:
-        check_output_dir(self.output)
         from scrapy.utils.asyncio import create_looping_call
 
         # A quiet crawl still publishes: commit aged files even when no item arrives.

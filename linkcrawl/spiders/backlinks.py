@@ -17,15 +17,22 @@ from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
 from linkcrawl.fingerprint import URL_META_KEY
 from linkcrawl.items import PageItem
 from linkcrawl.links import extract, redirect_link
-from linkcrawl.policy import CrawlPolicy, PolicyError, is_html, load_seeds, media_type
+from linkcrawl.policy import (
+    CrawlPolicy,
+    PolicyError,
+    is_html,
+    load_seeds,
+    media_type,
+    stop_on_user_error,
+)
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
+    from typing import Self
 
     from scrapy.crawler import Crawler
     from scrapy.http import Response
     from twisted.python.failure import Failure
-    from typing_extensions import Self
 
 logger = logging.getLogger(__name__)
 
@@ -78,8 +85,8 @@ class BacklinksSpider(scrapy.Spider):
                 follow_nofollow=s.getbool("LINKCRAWL_FOLLOW_NOFOLLOW"),
                 obey_meta_robots=s.getbool("LINKCRAWL_OBEY_META_ROBOTS"),
             )
-        except (PolicyError, ValueError) as e:
-            raise PolicyError(str(e)) from None
+        except PolicyError as e:
+            stop_on_user_error(e)
         return spider
 
     def _request(self, url: str) -> scrapy.Request:
