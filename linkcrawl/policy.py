@@ -8,10 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
+from linkcrawl import defaults
 from linkcrawl.urls import URLError, canonicalize, registered_domain, url_host
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+
+    from scrapy.settings import BaseSettings
 
     from linkcrawl.links import Link, PageFacts
 
@@ -32,6 +35,48 @@ def stop_on_user_error(error: Exception) -> NoReturn:
     """
     logging.getLogger("linkcrawl").critical("linkcrawl: error: %s", error)
     raise SystemExit(2) from None
+
+
+# Scrapy settings a user commonly sets with -s, checked with linkcrawl's own so that a typo
+# is one line naming the setting, not a traceback from deep inside a middleware.
+_SCRAPY_NUMERIC_SETTINGS = {
+    "DEPTH_LIMIT": int,
+    "DEPTH_PRIORITY": int,
+    "CONCURRENT_REQUESTS": int,
+    "CONCURRENT_REQUESTS_PER_DOMAIN": int,
+    "DOWNLOAD_MAXSIZE": int,
+    "DOWNLOAD_WARNSIZE": int,
+    "RETRY_TIMES": int,
+    "DOWNLOAD_DELAY": float,
+    "DOWNLOAD_TIMEOUT": float,
+}
+
+
+def check_settings(settings: BaseSettings) -> None:
+    """Every linkcrawl setting (and a few Scrapy ones) parses as its default's type."""
+    expected: dict[str, type] = dict(_SCRAPY_NUMERIC_SETTINGS)
+    for name in dir(defaults):
+        if name.isupper():
+            expected[name] = type(getattr(defaults, name))
+    getters = {
+        bool: settings.getbool,
+        int: settings.getint,
+        float: settings.getfloat,
+        list: settings.getlist,
+    }
+    for name, kind in sorted(expected.items()):
+        getter = getters.get(kind)
+        if getter is None:
+            continue
+        try:
+            value = getter(name)
+        except (TypeError, ValueError):
+            raise PolicyError(
+                f"setting {name}={settings.get(name)!r} is not a valid {kind.__name__}"
+            ) from None
+        if kind in (int, float) and value < 0:
+            raise PolicyError(f"setting {name}={value!r} must not be negative")
+    check_crawl_id(str(settings.get("LINKCRAWL_CRAWL_ID")))
 
 
 def check_crawl_id(crawl_id: str) -> str:

@@ -20,6 +20,7 @@ from linkcrawl.links import extract, redirect_link
 from linkcrawl.policy import (
     CrawlPolicy,
     PolicyError,
+    check_settings,
     is_html,
     load_seeds,
     media_type,
@@ -71,10 +72,11 @@ class BacklinksSpider(scrapy.Spider):
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
         spider = super().from_crawler(crawler, *args, **kwargs)
         s = crawler.settings
-        spider.strip_params = tuple(s.getlist("LINKCRAWL_STRIP_QUERY_PARAMS"))
-        spider.anchor_max_chars = s.getint("LINKCRAWL_ANCHOR_MAX_CHARS")
-        spider.bot_name = s["LINKCRAWL_BOT_NAME"]
         try:
+            check_settings(s)
+            spider.strip_params = tuple(s.getlist("LINKCRAWL_STRIP_QUERY_PARAMS"))
+            spider.anchor_max_chars = s.getint("LINKCRAWL_ANCHOR_MAX_CHARS")
+            spider.bot_name = s["LINKCRAWL_BOT_NAME"]
             spider.seed_urls = load_seeds(
                 spider.seed_arg, spider.seeds_file_arg, spider.strip_params
             )

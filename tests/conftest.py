@@ -1,0 +1,121 @@
+"""Shared fixtures: a real test web server process and a real ``scrapy crawl`` runner.
+
+Nothing here talks to anything but 127.0.0.1: the crawler reaches the ``.test`` hosts
+through the test web acting as its HTTP proxy, and the test web never connects out.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from linkcrawl.testweb.generator import TestWeb, TestWebConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+# One web for the integration tests: every feature of the test web, small enough to
+# crawl in seconds.
+IT_CONFIG = TestWebConfig(pages=1000, hosts=12, seed=7)
+
+
+@dataclass
+class TestWebProcess:
+    proc: subprocess.Popen[str]
+    address: str
+    web: TestWeb
+
+    def _control(self, path: str, method: str = "GET") -> Any:
+        # Direct to the server, never through an environment proxy.
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        req = urllib.request.Request(self.address + path, method=method)
+        with opener.open(req, timeout=10) as resp:
+            return json.loads(resp.read() or b"null")
+
+    def hits(self) -> dict[str, int]:
+        return dict(self._control("/_testweb/hits"))
+
+    def hit_times(self) -> dict[str, list[float]]:
+        return dict(self._control("/_testweb/hit_times"))
+
+    def reset(self) -> None:
+        self._control("/_testweb/reset", method="POST")
+
+
+def start_testweb(config: TestWebConfig) -> TestWebProcess:
+    cmd = [
+        sys.executable,
+        "-m",
+        "linkcrawl.testweb",
+        "serve",
+        "--pages",
+        str(config.pages),
+        "--hosts",
+        str(config.hosts),
+        "--seed",
+        str(config.seed),
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    assert proc.stdout is not None
+    line = proc.stdout.readline().strip()
+    assert line.startswith("testweb listening on http://127.0.0.1:"), line
+    return TestWebProcess(proc, line.removeprefix("testweb listening on "), TestWeb(config))
+
+
+@pytest.fixture(scope="session")
+def testweb() -> Any:
+    server = start_testweb(IT_CONFIG)
+    try:
+        yield server
+    finally:
+        server.proc.terminate()
+        server.proc.wait(timeout=10)
+
+
+def crawl_env(proxy: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    env["SCRAPY_SETTINGS_MODULE"] = "linkcrawl.settings"
+    env["PYTHONPATH"] = str(ROOT)
+    if proxy:
+        env["http_proxy"] = env["HTTP_PROXY"] = proxy
+    return env
+
+
+def run_crawl(
+    out: Path,
+    *,
+    proxy: str | None,
+    spider_args: dict[str, str],
+    settings: dict[str, str] | None = None,
+    timeout: float = 240,
+) -> subprocess.CompletedProcess[str]:
+    """``scrapy crawl backlinks`` in a subprocess, as a user runs it."""
+    base = {
+        "LINKCRAWL_OUTPUT": str(out),
+        "LINKCRAWL_CRAWL_ID": "it",
+        "DOWNLOAD_DELAY": "0",
+        "CONCURRENT_REQUESTS": "32",
+        "CONCURRENT_REQUESTS_PER_DOMAIN": "8",
+        "LOG_LEVEL": "INFO",
+    }
+    base.update(settings or {})
+    cmd = [sys.executable, "-m", "scrapy", "crawl", "backlinks"]
+    for key, value in spider_args.items():
+        cmd += ["-a", f"{key}={value}"]
+    for key, value in base.items():
+        cmd += ["-s", f"{key}={value}"]
+    return subprocess.run(
+        cmd,
+        env=crawl_env(proxy),
+        cwd=out.parent,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
