@@ -75,8 +75,8 @@ class HostPolicyMiddleware:
         if self.block_private_addresses and is_private_address(host):
             self._inc("politeness/private_address_dropped")
             raise IgnoreRequest(f"private address {host!r} refused")
-        if request.meta.get("dont_obey_robotstxt"):
-            return  # robots.txt itself is not a page
+        if request.meta.get("dont_obey_robotstxt") or request.meta.get("retry_times"):
+            return  # robots.txt is not a page; a retry was counted on its first attempt
         if self.max_pages_per_host:
             if self.pages_per_host[host] >= self.max_pages_per_host:
                 if host not in self._limited_hosts:
