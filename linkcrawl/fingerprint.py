@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from weakref import WeakKeyDictionary
 
-from linkcrawl.urls import URLError, canonicalize, node_id
+from linkcrawl.urls import URLError, canonicalize, fingerprint
 
 # Request.meta key holding the canonical URL of the spider's requests.
 URL_META_KEY = "linkcrawl_url"
@@ -28,10 +28,9 @@ def url_fingerprint(url: str, strip_params: tuple[str, ...]) -> bytes:
     different bad URLs never collide into one fingerprint.
     """
     try:
-        key = node_id(canonicalize(url, strip_params=strip_params))
+        return fingerprint(canonicalize(url, strip_params=strip_params))
     except URLError:
-        key = node_id(url)
-    return key.to_bytes(8, "big", signed=True)
+        return fingerprint(url)
 
 
 class NodeIdFingerprinter:
@@ -56,7 +55,7 @@ class NodeIdFingerprinter:
             # by Scrapy); anything else (robots.txt, user requests) is canonicalised here.
             canonical = request.meta.get(URL_META_KEY) if request.meta else None
             if canonical is not None:
-                cached = node_id(canonical).to_bytes(8, "big", signed=True)
+                cached = fingerprint(canonical)
             else:
                 cached = url_fingerprint(request.url, self.strip_params)
             self._cache[request] = cached

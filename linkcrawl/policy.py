@@ -6,19 +6,26 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from linkcrawl import defaults
-from linkcrawl.urls import URLError, canonicalize, registered_domain, url_host
+from linkcrawl.urls import (
+    SCOPES,
+    URLError,
+    canonicalize,
+    in_scope,
+    normalize_host,
+    registered_domain,
+    url_host,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
     from scrapy.settings import BaseSettings
 
     from linkcrawl.links import Link, PageFacts
 
-SCOPES = ("all", "seed_hosts", "seed_domains", "allowlist")
 _CRAWL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 
@@ -58,7 +65,7 @@ def check_settings(settings: BaseSettings) -> None:
     for name in dir(defaults):
         if name.isupper():
             expected[name] = type(getattr(defaults, name))
-    getters = {
+    getters: dict[type, Callable[[str], object]] = {
         bool: settings.getbool,
         int: settings.getint,
         float: settings.getfloat,
@@ -69,7 +76,7 @@ def check_settings(settings: BaseSettings) -> None:
         if getter is None:
             continue
         try:
-            value = getter(name)
+            value: Any = getter(name)
         except (TypeError, ValueError):
             raise PolicyError(
                 f"setting {name}={settings.get(name)!r} is not a valid {kind.__name__}"
@@ -156,8 +163,18 @@ class CrawlPolicy:
         obey_meta_robots: bool,
     ) -> CrawlPolicy:
         if scope not in SCOPES:
-            raise PolicyError(f"LINKCRAWL_SCOPE {scope!r} is not one of {', '.join(SCOPES)}")
-        allowed = frozenset(d.strip().lower().rstrip(".") for d in allowed_domains if d.strip())
+            raise PolicyError(
+                f"LINKCRAWL_SCOPE {scope!r} is not one of {', '.join(sorted(SCOPES))}"
+            )
+        allowed: set[str] = set()
+        for name in allowed_domains:
+            if name.strip():
+                try:
+                    allowed.add(normalize_host(name))
+                except URLError:
+                    raise PolicyError(
+                        f"LINKCRAWL_ALLOWED_DOMAINS entry {name!r} is not a host name"
+                    ) from None
         if scope == "allowlist" and not allowed:
             raise PolicyError("LINKCRAWL_SCOPE 'allowlist' needs LINKCRAWL_ALLOWED_DOMAINS")
         hosts = frozenset(url_host(u) for u in seeds)
@@ -165,7 +182,7 @@ class CrawlPolicy:
             scope=scope,
             seed_hosts=hosts,
             seed_domains=frozenset(registered_domain(h) for h in hosts),
-            allowed_domains=allowed,
+            allowed_domains=frozenset(allowed),
             follow_nofollow=follow_nofollow,
             obey_meta_robots=obey_meta_robots,
         )
@@ -174,13 +191,14 @@ class CrawlPolicy:
         if self.scope == "all":
             return True
         host = url_host(url)
-        if self.scope == "seed_hosts":
-            return host in self.seed_hosts
-        if self.scope == "seed_domains":
-            return registered_domain(host) in self.seed_domains
-        # allowlist: the host or any parent domain is listed
-        labels = host.split(".")
-        return any(".".join(labels[i:]) in self.allowed_domains for i in range(len(labels)))
+        return in_scope(
+            host,
+            registered_domain(host),
+            self.scope,
+            self.seed_hosts,
+            self.seed_domains,
+            self.allowed_domains,
+        )
 
     def follows(self, link: Link, page_nofollow: bool = False) -> bool:
         if page_nofollow and self.obey_meta_robots:

@@ -48,6 +48,11 @@ def _headers(response: Response) -> dict[str, list[str]]:
     }
 
 
+def _first(headers: dict[str, list[str]], name: str) -> str | None:
+    values = headers.get(name)
+    return values[0] if values else None
+
+
 class BacklinksSpider(scrapy.Spider):
     """Crawls from seeds and yields one ``PageItem`` per fetched URL.
 
@@ -67,6 +72,10 @@ class BacklinksSpider(scrapy.Spider):
         self.seed_arg = seeds
         self.seeds_file_arg = seeds_file
         self.seed_urls: list[str] = []
+        self.strip_params: tuple[str, ...] = ()
+        self.anchor_max_chars = 256
+        self.bot_name = "linkcrawl"
+        self.policy = CrawlPolicy()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -113,7 +122,7 @@ class BacklinksSpider(scrapy.Spider):
     def parse(self, response: Response, **_: Any) -> Iterator[Any]:
         now = datetime.now(UTC)
         headers = _headers(response)
-        content_type = (headers.get("content-type") or [None])[0]
+        content_type = _first(headers, "content-type")
         url = response.meta.get(URL_META_KEY) or response.url
         item = PageItem(
             url=url,
@@ -124,7 +133,7 @@ class BacklinksSpider(scrapy.Spider):
             size=len(response.body),
         )
         follow: list[str] = []
-        location = (headers.get("location") or [None])[0]
+        location = _first(headers, "location")
         if response.status in _REDIRECT_STATUSES and location:
             item.redirect = redirect_link(
                 url, location, response.status, strip_params=self.strip_params
@@ -155,10 +164,11 @@ class BacklinksSpider(scrapy.Spider):
 
     def on_error(self, failure: Failure) -> Iterator[PageItem]:
         """A download that failed for good (after retries) is still a page row."""
-        if failure.check(IgnoreRequest):
+        if failure.check(IgnoreRequest):  # type: ignore[no-untyped-call]
             return  # robots.txt, host limit, private address: never fetched
         request = failure.request  # type: ignore[attr-defined]
-        if failure.check(DownloadCancelledError) and "max size" in str(failure.value).lower():
+        cancelled = failure.check(DownloadCancelledError)  # type: ignore[no-untyped-call]
+        if cancelled and "max size" in str(failure.value).lower():
             error = "oversize"
         else:
             error = f"{type(failure.value).__name__}: {failure.value}"[:500]
