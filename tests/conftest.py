@@ -26,7 +26,7 @@ IT_CONFIG = TestWebConfig(pages=1000, hosts=12, seed=7)
 
 
 @dataclass
-class TestWebProcess:
+class WebServer:
     proc: subprocess.Popen[str]
     address: str
     web: TestWeb
@@ -48,7 +48,7 @@ class TestWebProcess:
         self._control("/_testweb/reset", method="POST")
 
 
-def start_testweb(config: TestWebConfig) -> TestWebProcess:
+def start_testweb(config: TestWebConfig) -> WebServer:
     cmd = [
         sys.executable,
         "-m",
@@ -65,7 +65,7 @@ def start_testweb(config: TestWebConfig) -> TestWebProcess:
     assert proc.stdout is not None
     line = proc.stdout.readline().strip()
     assert line.startswith("testweb listening on http://127.0.0.1:"), line
-    return TestWebProcess(proc, line.removeprefix("testweb listening on "), TestWeb(config))
+    return WebServer(proc, line.removeprefix("testweb listening on "), TestWeb(config))
 
 
 @pytest.fixture(scope="session")

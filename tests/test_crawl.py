@@ -16,7 +16,7 @@ import pytest
 
 from linkcrawl.policy import media_type
 from linkcrawl.urls import node_id, registered_domain, url_host
-from tests.conftest import TestWebProcess, run_crawl
+from tests.conftest import WebServer, run_crawl
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +34,7 @@ class Crawl:
 
 
 @pytest.fixture(scope="module")
-def crawl(testweb: TestWebProcess, tmp_path_factory: pytest.TempPathFactory) -> Crawl:
+def crawl(testweb: WebServer, tmp_path_factory: pytest.TempPathFactory) -> Crawl:
     testweb.reset()
     root = tmp_path_factory.mktemp("crawl")
     seeds = root / "seeds.txt"
@@ -47,8 +47,8 @@ def crawl(testweb: TestWebProcess, tmp_path_factory: pytest.TempPathFactory) -> 
             "DEPTH_LIMIT": str(DEPTH_LIMIT),
             "RETRY_TIMES": str(RETRY_TIMES),
             # small files, so rotation and multi-file reads are exercised
-            "PARQUET_ROWS_PER_FILE": "3000",
-            "PARQUET_BATCH_ROWS": "500",
+            "PARQUET_ROWS_PER_FILE": "500",
+            "PARQUET_BATCH_ROWS": "200",
         },
     )
     return Crawl(
@@ -80,7 +80,8 @@ def edge_key(row: dict[str, Any]) -> tuple[Any, ...]:
 def read_pages(out: Path) -> list[dict[str, Any]]:
     con = duckdb.connect()
     rel = con.execute(
-        "SELECT * FROM read_parquet(?, hive_partitioning = true)",
+        "SELECT * EXCLUDE (fetch_time), epoch_us(fetch_time) AS fetch_us"
+        " FROM read_parquet(?, hive_partitioning = true)",
         [str(out / "pages" / "*" / "*.parquet")],
     )
     cols = [d[0] for d in rel.description]
@@ -102,7 +103,7 @@ def test_crawl_finishes_and_commits_every_file(crawl: Crawl) -> None:
 
 
 def test_fetched_pages_are_exactly_the_expected_pages(
-    crawl: Crawl, testweb: TestWebProcess
+    crawl: Crawl, testweb: WebServer
 ) -> None:
     web = testweb.web
     expected = web.expected_pages()
@@ -123,7 +124,7 @@ def test_fetched_pages_are_exactly_the_expected_pages(
         assert (row["node_id"], row["host"]) == (node_id(url), url_host(url))
 
 
-def test_edges_are_exactly_the_expected_edges(crawl: Crawl, testweb: TestWebProcess) -> None:
+def test_edges_are_exactly_the_expected_edges(crawl: Crawl, testweb: WebServer) -> None:
     web = testweb.web
     edges = read_edges(crawl.out)
     got = Counter(
@@ -167,7 +168,7 @@ def test_edge_ids_hosts_and_domains_are_consistent(crawl: Crawl) -> None:
 
 
 def test_every_page_is_fetched_once_and_disallowed_never(
-    crawl: Crawl, testweb: TestWebProcess
+    crawl: Crawl, testweb: WebServer
 ) -> None:
     web = testweb.web
     expected = web.expected_pages()
@@ -184,14 +185,14 @@ def test_every_page_is_fetched_once_and_disallowed_never(
     assert not [u for u in disallowed if u in crawl.hits]
 
 
-def test_spider_trap_is_bounded_by_depth(crawl: Crawl, testweb: TestWebProcess) -> None:
+def test_spider_trap_is_bounded_by_depth(crawl: Crawl, testweb: WebServer) -> None:
     trap = [u for u in crawl.hits if testweb.web.is_trap(u)]
     assert 0 < len(trap) <= 2 * DEPTH_LIMIT + 2, len(trap)
     depths = [r["depth"] for r in read_pages(crawl.out) if testweb.web.is_trap(r["url"])]
     assert max(depths) <= DEPTH_LIMIT
 
 
-def test_robots_crawl_delay_is_obeyed(crawl: Crawl, testweb: TestWebProcess) -> None:
+def test_robots_crawl_delay_is_obeyed(crawl: Crawl, testweb: WebServer) -> None:
     web = testweb.web
     delayed = {}
     for host in web.hosts:
@@ -213,7 +214,7 @@ def test_robots_crawl_delay_is_obeyed(crawl: Crawl, testweb: TestWebProcess) -> 
 
 @pytest.fixture(scope="module")
 def limited_crawl(
-    testweb: TestWebProcess, tmp_path_factory: pytest.TempPathFactory, crawl: Crawl
+    testweb: WebServer, tmp_path_factory: pytest.TempPathFactory, crawl: Crawl
 ) -> Crawl:
     # `crawl` first: both share the server's hit counters.
     testweb.reset()
@@ -234,7 +235,7 @@ def limited_crawl(
     )
 
 
-def test_scope_and_pages_per_host_limit(limited_crawl: Crawl, testweb: TestWebProcess) -> None:
+def test_scope_and_pages_per_host_limit(limited_crawl: Crawl, testweb: WebServer) -> None:
     assert limited_crawl.returncode == 0, limited_crawl.log[-3000:]
     seed_host = url_host(testweb.web.seeds()[0])
     pages = [u for u in limited_crawl.hits if not u.endswith("/robots.txt")]

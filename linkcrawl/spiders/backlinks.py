@@ -168,7 +168,10 @@ class BacklinksSpider(scrapy.Spider):
             return  # robots.txt, host limit, private address: never fetched
         request = failure.request  # type: ignore[attr-defined]
         cancelled = failure.check(DownloadCancelledError)  # type: ignore[no-untyped-call]
-        if cancelled and "max size" in str(failure.value).lower():
+        # Scrapy cancels a download past DOWNLOAD_MAXSIZE: with a message when
+        # Content-Length announced it, with none when a streamed body grew past it.
+        message = str(failure.value)
+        if cancelled and (not message or "max size" in message.lower()):
             error = "oversize"
         else:
             error = f"{type(failure.value).__name__}: {failure.value}"[:500]
