@@ -167,7 +167,11 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def _check_codec(codec: str) -> str:
-    if not pa.Codec.is_available(codec):
+    try:
+        available = pa.Codec.is_available(codec)
+    except ValueError:  # pyarrow does not know the name at all
+        available = False
+    if not available:
         raise PolicyError(f"PARQUET_COMPRESSION {codec!r} is not a codec pyarrow can write")
     return codec
 

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,7 +114,7 @@ def run_crawl(
     return subprocess.run(
         cmd,
         env=crawl_env(proxy),
-        cwd=out.parent,
+        cwd=tempfile.gettempdir(),
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -102,9 +102,7 @@ def test_crawl_finishes_and_commits_every_file(crawl: Crawl) -> None:
             assert re.fullmatch(r"part-[A-Za-z0-9._-]+-\d{6}\.parquet", f.name), f.name
 
 
-def test_fetched_pages_are_exactly_the_expected_pages(
-    crawl: Crawl, testweb: WebServer
-) -> None:
+def test_fetched_pages_are_exactly_the_expected_pages(crawl: Crawl, testweb: WebServer) -> None:
     web = testweb.web
     expected = web.expected_pages()
     rows = read_pages(crawl.out)
@@ -167,9 +165,7 @@ def test_edge_ids_hosts_and_domains_are_consistent(crawl: Crawl) -> None:
         assert r["internal"] == (r["source_host"] == r["target_host"])
 
 
-def test_every_page_is_fetched_once_and_disallowed_never(
-    crawl: Crawl, testweb: WebServer
-) -> None:
+def test_every_page_is_fetched_once_and_disallowed_never(crawl: Crawl, testweb: WebServer) -> None:
     web = testweb.web
     expected = web.expected_pages()
     for url, page in expected.items():
