@@ -161,6 +161,8 @@ def run_demo(output: Path, pages: int, seed: int, hosts: int) -> int:
     finally:
         server.terminate()
         server.wait(timeout=10)
+        if server.stdout is not None:
+            server.stdout.close()
     if result.returncode != 0:
         out.write(f"crawl failed with exit status {result.returncode}; see {log_path}\n")
         return result.returncode or 1

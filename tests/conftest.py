@@ -77,6 +77,8 @@ def testweb() -> Any:
     finally:
         server.proc.terminate()
         server.proc.wait(timeout=10)
+        if server.proc.stdout is not None:
+            server.proc.stdout.close()
 
 
 def crawl_env(proxy: str | None) -> dict[str, str]:
