@@ -1,0 +1,453 @@
+"""HTTP server for the test web: a forward proxy that never connects out.
+
+Scrapy reaches the ``.test`` hosts without DNS by using this server as its HTTP proxy
+(``http_proxy=http://127.0.0.1:PORT``): a proxied request arrives in absolute form
+(``GET http://site-07.test/p/12 HTTP/1.1``) and is answered from :class:`TestWeb`.
+Origin-form requests whose ``Host`` is a test-web host are served the same way. Anything
+else that names a host is answered ``502`` (the server never opens an outbound
+connection); ``CONNECT`` is ``405``.
+
+Requests to the server's own address (origin form, ``Host`` a loopback name) reach the
+control endpoints::
+
+    GET  /_testweb/hits       {url: count}, every request the web answered, as requested
+    GET  /_testweb/hit_times  {url: [time.monotonic() at arrival, ...]}
+    GET  /_testweb/info       {config, hosts, seeds}
+    POST /_testweb/reset      forget the hits
+
+:func:`run_server` runs it in a thread for tests; :func:`serve_main` is
+``linkcrawl testweb serve``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import re
+import signal
+import socket
+import sys
+import threading
+import time
+import traceback
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any, NoReturn, Self
+from urllib.parse import urlsplit
+
+from linkcrawl.testweb.generator import TestWeb, TestWebConfig
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+    from types import FrameType, TracebackType
+
+
+__all__ = ["TestWebServer", "main", "run_server", "serve_main"]
+
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+_ABSOLUTE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+_CONTROL = "/_testweb/"
+
+
+class _Hits:
+    """Thread-safe request log: absolute URL -> arrival times (``time.monotonic()``)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._times: dict[str, list[float]] = {}
+
+    def record(self, url: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._times.setdefault(url, []).append(now)
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            return {url: len(times) for url, times in self._times.items()}
+
+    def times(self) -> dict[str, list[float]]:
+        with self._lock:
+            return {url: list(times) for url, times in self._times.items()}
+
+    def reset(self) -> None:
+        with self._lock:
+            self._times.clear()
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], app: TestWebServer) -> None:
+        self.app = app
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Shut down keep-alive connections still open, so their threads end."""
+        with self._open_lock:
+            sockets = list(self._open)
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)):
+            return  # a client that went away (e.g. Scrapy cancelling the oversize page)
+        super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "linkcrawl-testweb/1"
+    sys_version = ""
+    disable_nagle_algorithm = True
+    timeout = 60  # idle keep-alive connections end after this many seconds
+    server: _HTTPServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.server.app.verbose:
+            sys.stderr.write(f"testweb: {self.address_string()} {format % args}\n")
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_HEAD(self) -> None:
+        self._dispatch("HEAD")
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        self._dispatch("POST")
+
+    def do_CONNECT(self) -> None:
+        body = b"405 Method Not Allowed: the test web is http only; CONNECT is not supported\n"
+        self.close_connection = True
+        self._send(
+            405, [("Content-Type", "text/plain; charset=utf-8"), ("Allow", "GET, HEAD")], body
+        )
+
+    # -- dispatch -----------------------------------------------------------------------
+
+    def _dispatch(self, method: str) -> None:
+        target = self.path
+        if _ABSOLUTE.match(target):
+            parts = urlsplit(target)
+            if self._is_own(parts.netloc):
+                self._control(method, parts.path)
+                return
+            url = target
+        elif target.startswith("/"):
+            host = self.headers.get("Host")
+            if host is None or self._is_own(host):
+                self._control(method, target)
+                return
+            url = f"http://{host}{target}"
+        else:
+            self._text(400, f"400 Bad Request: unsupported request target {target!r}\n")
+            return
+        app = self.server.app
+        app.hits_log.record(url)
+        if method == "POST":
+            self._text(405, "405 Method Not Allowed: the test web answers GET and HEAD\n")
+            return
+        try:
+            response = app.web.respond(url)
+        except Exception:  # a bug in the generator: answer, and say so on stderr
+            traceback.print_exc()
+            self._text(500, f"500 Internal Server Error: the test web failed to render {url}\n")
+            return
+        self._send(response.status, response.headers, response.body, head=method == "HEAD")
+
+    def _is_own(self, authority: str) -> bool:
+        host, _, port = (
+            authority.rpartition(":") if not authority.endswith("]") else (authority, "", "")
+        )
+        if not host or not port.isdigit():
+            host = authority
+        host = host.lower()
+        return host in _LOOPBACK or host == self.server.app.host
+
+    def _control(self, method: str, path: str) -> None:
+        app = self.server.app
+        routes: dict[tuple[str, str], Any] = {
+            ("GET", "hits"): app.hits,
+            ("GET", "hit_times"): app.hit_times,
+            ("GET", "info"): app.info,
+            ("POST", "reset"): app.reset_json,
+        }
+        name = path[len(_CONTROL) :] if path.startswith(_CONTROL) else None
+        handler = routes.get(("GET" if method == "HEAD" else method, name or ""))
+        if handler is None:
+            if name in {known for _, known in routes}:
+                self._text(405, f"405 Method Not Allowed: {method} {path}\n")
+            else:
+                self._text(
+                    404,
+                    f"404 Not Found: this is the linkcrawl test web proxy; use it as http_proxy, "
+                    f"or GET {_CONTROL}{{hits,hit_times,info}} / POST {_CONTROL}reset\n",
+                )
+            return
+        body = json.dumps(handler(), ensure_ascii=False, sort_keys=True).encode()
+        self._send(200, [("Content-Type", "application/json")], body, head=method == "HEAD")
+
+    # -- writing ------------------------------------------------------------------------
+
+    def _text(self, status: int, text: str) -> None:
+        self._send(status, [("Content-Type", "text/plain; charset=utf-8")], text.encode())
+
+    def _send(
+        self,
+        status: int,
+        headers: list[tuple[str, str]],
+        body: bytes | Iterator[bytes],
+        *,
+        head: bool = False,
+    ) -> None:
+        self.send_response(status, HTTPStatus(status).phrase)
+        for name, value in headers:
+            self.send_header(name, value)
+        if isinstance(body, bytes):
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if not head:
+                self.wfile.write(body)
+            return
+        has_length = any(name.lower() == "content-length" for name, _ in headers)
+        if not has_length:
+            self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        if head:
+            return
+        try:
+            for chunk in body:
+                if has_length:
+                    self.wfile.write(chunk)
+                elif chunk:
+                    self.wfile.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+            if not has_length:
+                self.wfile.write(b"0\r\n\r\n")
+        except (ConnectionError, TimeoutError):
+            self.close_connection = True
+
+
+class TestWebServer:
+    """The test web behind an HTTP proxy on ``host:port`` (0 = an ephemeral port).
+
+    Binds in the constructor. ``with TestWebServer(...)`` (or :func:`run_server`) serves
+    from a daemon thread; :meth:`serve_forever` serves from the calling thread.
+    """
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(
+        self,
+        config: TestWebConfig | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        verbose: bool = False,
+    ) -> None:
+        self.web = TestWeb(config)
+        self.verbose = verbose
+        self.hits_log = _Hits()
+        self._httpd = _HTTPServer((host, port), self)
+        self.host: str = str(self._httpd.server_address[0])
+        self.port: int = int(self._httpd.server_address[1])
+        self._thread: threading.Thread | None = None
+
+    @property
+    def address(self) -> str:
+        """``http://HOST:PORT``, the value for ``http_proxy``."""
+        return f"http://{self.host}:{self.port}"
+
+    def hits(self) -> dict[str, int]:
+        """Requests per absolute URL as requested (robots.txt included)."""
+        return self.hits_log.counts()
+
+    def hit_times(self) -> dict[str, list[float]]:
+        """Arrival times (``time.monotonic()``) per absolute URL."""
+        return self.hits_log.times()
+
+    def reset(self) -> None:
+        """Forget all hits."""
+        self.hits_log.reset()
+
+    def reset_json(self) -> dict[str, bool]:
+        self.reset()
+        return {"reset": True}
+
+    def info(self) -> dict[str, Any]:
+        c = self.web.config
+        return {
+            "config": {
+                "pages": c.pages,
+                "hosts": c.hosts,
+                "seed": c.seed,
+                "oversize_bytes": c.oversize_bytes,
+            },
+            "hosts": self.web.hosts,
+            "seeds": self.web.seeds(),
+        }
+
+    def serve_forever(self) -> None:
+        self._httpd.serve_forever(poll_interval=0.1)
+
+    def start(self) -> Self:
+        """Serve from a daemon thread."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self.serve_forever, name="testweb", daemon=True)
+            self._thread.start()
+        return self
+
+    def close(self) -> None:
+        """Stop serving, close the listening socket and any open connections."""
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join()
+            self._thread = None
+        self._httpd.server_close()
+        self._httpd.close_connections()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def run_server(
+    config: TestWebConfig | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    verbose: bool = False,
+) -> TestWebServer:
+    """A bound :class:`TestWebServer`; use as ``with run_server(cfg) as srv:``."""
+    return TestWebServer(config, host, port, verbose=verbose)
+
+
+# --- command line -------------------------------------------------------------------------
+
+_PROG = "linkcrawl testweb serve"
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Exit(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(message)
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if message:
+            sys.stderr.write(message)
+        raise _Exit(status)
+
+
+class _Stop(Exception):
+    pass
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    raise _Stop
+
+
+def _parser() -> _Parser:
+    defaults = TestWebConfig()
+    p = _Parser(prog=_PROG, description="Serve the linkcrawl test web as an HTTP proxy.")
+    p.add_argument(
+        "--pages", type=int, default=defaults.pages, help="content pages (default %(default)s)"
+    )
+    p.add_argument("--hosts", type=int, default=defaults.hosts, help="hosts (default %(default)s)")
+    p.add_argument(
+        "--seed", type=int, default=defaults.seed, help="random seed (default %(default)s)"
+    )
+    p.add_argument(
+        "--oversize-bytes",
+        type=int,
+        default=defaults.oversize_bytes,
+        help="the oversize page is larger than this (default %(default)s)",
+    )
+    p.add_argument("--bind", default="127.0.0.1", help="address to listen on (default %(default)s)")
+    p.add_argument("--port", type=int, default=0, help="port to bind, 0 = ephemeral (default)")
+    p.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    return p
+
+
+def serve_main(argv: Sequence[str] | None = None) -> int:
+    """``linkcrawl testweb serve [--pages N] [--seed S] [--hosts H] [--port P] ...``.
+
+    Prints ``testweb listening on http://HOST:PORT`` as its first stdout line, then serves
+    until SIGINT/SIGTERM. Returns 2 on bad arguments (one line on stderr), 1 if it cannot
+    bind, 0 after a clean stop. A leading ``serve`` token is accepted and skipped.
+    """
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["serve"]:
+        args_list = args_list[1:]
+    try:
+        args = _parser().parse_args(args_list)
+        if not 0 <= args.port <= 65535:
+            raise _UsageError(f"argument --port: must be between 0 and 65535, got {args.port}")
+        config = TestWebConfig(
+            pages=args.pages, hosts=args.hosts, seed=args.seed, oversize_bytes=args.oversize_bytes
+        )
+    except _Exit as stop:
+        return stop.status
+    except (_UsageError, ValueError) as error:
+        print(f"{_PROG}: error: {error}", file=sys.stderr)
+        return 2
+    try:
+        server = TestWebServer(config, args.bind, args.port, verbose=args.verbose)
+    except OSError as error:
+        print(f"{_PROG}: error: cannot listen on {args.bind}:{args.port}: {error}", file=sys.stderr)
+        return 1
+    print(f"testweb listening on {server.address}", flush=True)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_stop)
+    try:
+        server.serve_forever()
+    except (KeyboardInterrupt, _Stop):
+        pass
+    finally:
+        server.close()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m linkcrawl.testweb serve ...``."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["serve"]:
+        return serve_main(args[1:])
+    if args[:1] in (["-h"], ["--help"]):
+        print(f"usage: python -m linkcrawl.testweb serve [options]\n\n{_parser().format_help()}")
+        return 0
+    print("usage: python -m linkcrawl.testweb serve [options]  (see serve --help)", file=sys.stderr)
+    return 2
