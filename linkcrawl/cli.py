@@ -64,14 +64,20 @@ def cmd_extract(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_testweb(args: argparse.Namespace, rest: list[str]) -> int:
-    from linkcrawl.testweb.server import serve_main
+def cmd_testweb(rest: list[str]) -> int:
+    from linkcrawl.testweb.server import main as testweb_main
 
-    return serve_main(rest)
+    return testweb_main(rest)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from linkcrawl.demo import run_demo
+    from linkcrawl.testweb.generator import TestWebConfig
+
+    try:
+        TestWebConfig(pages=args.pages, hosts=args.hosts, seed=args.seed)
+    except ValueError as e:
+        raise CLIError(f"--pages/--hosts: {e}") from None
 
     return run_demo(output=Path(args.output), pages=args.pages, seed=args.seed, hosts=args.hosts)
 
@@ -113,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # `testweb` hands its arguments to the test web's own parser.
     if argv[:1] == ["testweb"]:
         try:
-            return cmd_testweb(argparse.Namespace(), argv[1:])
+            return cmd_testweb(argv[1:])
         except KeyboardInterrupt:
             return 130
     args = parser.parse_args(argv)

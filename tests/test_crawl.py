@@ -176,7 +176,9 @@ def test_every_page_is_fetched_once_and_disallowed_never(crawl: Crawl, testweb: 
             assert count == 1, url
         else:
             assert url in expected or web.is_trap(url), f"unexpected fetch {url}"
-    disallowed = [e.target_url for e in web.expected_edges() if "/private/" in e.target_url]
+    disallowed = [
+        e.target_url for e in web.expected_edges() if not web.robots_allowed(e.target_url)
+    ]
     assert disallowed, "the test web links into robots-disallowed paths"
     assert not [u for u in disallowed if u in crawl.hits]
 

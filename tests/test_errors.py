@@ -75,6 +75,8 @@ def linkcrawl(*args: str, stdin: str | None = None) -> subprocess.CompletedProce
         (["extract", "-", "--url", "http://a.test/", "--header", "nocolon"], "--header"),
         (["demo", "--pages", "0"], "--pages"),
         (["demo", "--pages", "many"], "--pages"),
+        (["demo", "--hosts", "2", "--pages", "5"], "--pages/--hosts"),
+        (["testweb"], "usage"),
         (["nosuchcommand"], "invalid choice"),
         (["testweb", "serve", "--pages", "x"], "--pages"),
     ],
