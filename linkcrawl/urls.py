@@ -29,6 +29,8 @@ import ada_url
 import xxhash
 from publicsuffixlist import PublicSuffixList
 
+from linkcrawl import defaults
+
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
@@ -68,22 +70,7 @@ class UnsupportedScheme(URLError):
 #: Tracking query parameters removed by :func:`canonicalize` (``LINKCRAWL_STRIP_QUERY_PARAMS``).
 #: Names are matched case-insensitively against the decoded parameter name; a trailing
 #: ``*`` makes the entry a prefix.
-DEFAULT_STRIP_QUERY_PARAMS: tuple[str, ...] = (
-    "utm_*",
-    "gclid",
-    "fbclid",
-    "msclkid",
-    "dclid",
-    "gbraid",
-    "wbraid",
-    "yclid",
-    "mc_cid",
-    "mc_eid",
-    "igshid",
-    "_hsenc",
-    "_hsmi",
-    "mkt_tok",
-)
+DEFAULT_STRIP_QUERY_PARAMS: tuple[str, ...] = tuple(defaults.LINKCRAWL_STRIP_QUERY_PARAMS)
 
 #: The values of ``LINKCRAWL_SCOPE`` understood by :func:`in_scope`.
 SCOPES: frozenset[str] = frozenset({"all", "seed_hosts", "seed_domains", "allowlist"})

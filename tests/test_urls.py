@@ -363,23 +363,11 @@ def test_strip_screen_agrees_with_full_scan(params: list[str]) -> None:
     assert canonicalize(url) == canonicalize(url, strip_params=UNSCREENED)
 
 
-def test_default_strip_params() -> None:
-    assert DEFAULT_STRIP_QUERY_PARAMS == (
-        "utm_*",
-        "gclid",
-        "fbclid",
-        "msclkid",
-        "dclid",
-        "gbraid",
-        "wbraid",
-        "yclid",
-        "mc_cid",
-        "mc_eid",
-        "igshid",
-        "_hsenc",
-        "_hsmi",
-        "mkt_tok",
-    )
+def test_default_strip_params_are_the_setting_default() -> None:
+    from linkcrawl import defaults
+
+    assert tuple(defaults.LINKCRAWL_STRIP_QUERY_PARAMS) == DEFAULT_STRIP_QUERY_PARAMS
+    assert "utm_*" in DEFAULT_STRIP_QUERY_PARAMS and "gclid" in DEFAULT_STRIP_QUERY_PARAMS
 
 
 def test_parse_url_keeps_what_canonicalize_drops() -> None:
