@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -82,6 +83,100 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(output=Path(args.output), pages=args.pages, seed=args.seed, hosts=args.hosts)
 
 
+def _frontier(args: argparse.Namespace) -> Any:
+    """The Redis frontier named by --redis-url/--crawl-id (or LINKCRAWL_* variables)."""
+    from linkcrawl import defaults
+    from linkcrawl.frontier.scheduler import redis_client
+    from linkcrawl.frontier.store import Frontier, FrontierConfig
+    from linkcrawl.policy import PolicyError, check_crawl_id
+
+    url = args.redis_url or os.environ.get("LINKCRAWL_REDIS_URL")
+    if not url:
+        raise CLIError("no Redis: pass --redis-url or set LINKCRAWL_REDIS_URL")
+    crawl_id = args.crawl_id or os.environ.get("LINKCRAWL_CRAWL_ID") or defaults.LINKCRAWL_CRAWL_ID
+    try:
+        config = FrontierConfig(
+            prefix=f"linkcrawl:{check_crawl_id(crawl_id)}",
+            seen_bucket_bits=args.seen_bucket_bits,
+        )
+        return Frontier(redis_client(url), config)
+    except PolicyError as e:
+        raise CLIError(str(e)) from None
+
+
+def _redis_call(func: Any, *args: Any, **kwargs: Any) -> Any:
+    from linkcrawl.frontier.store import FrontierError
+
+    try:
+        return func(*args, **kwargs)
+    except FrontierError as e:
+        raise CLIError(str(e)) from None
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    """Add seed URLs to the Redis frontier (they pass its dupefilter)."""
+    from linkcrawl.frontier.store import FrontierRequest
+    from linkcrawl.policy import PolicyError, load_seeds
+    from linkcrawl.urls import DEFAULT_STRIP_QUERY_PARAMS, fingerprint, url_host
+
+    try:
+        urls = load_seeds(",".join(args.urls) if args.urls else None, args.file,
+                          DEFAULT_STRIP_QUERY_PARAMS)  # fmt: skip
+    except PolicyError as e:
+        raise CLIError(str(e)) from None
+    frontier = _frontier(args)
+    requests = [FrontierRequest(u, url_host(u), fingerprint(u), 0) for u in urls]
+    added = 0
+    for start in range(0, len(requests), 10_000):
+        added += _redis_call(frontier.add, requests[start : start + 10_000])
+    print(f"{added} seeds added, {len(requests) - added} already seen "
+          f"({frontier.config.prefix})")  # fmt: skip
+    return 0
+
+
+def cmd_frontier(args: argparse.Namespace) -> int:
+    frontier = _frontier(args)
+    if args.action == "reset":
+        if not args.yes:
+            raise CLIError(f"this deletes every key of {frontier.config.prefix}; add --yes")
+        deleted = _redis_call(frontier.reset)
+        print(f"{frontier.config.prefix}: {deleted} keys deleted")
+        return 0
+    status = _redis_call(frontier.status, top_n=args.top)
+    if args.json:
+        print(json.dumps(status, indent=2, sort_keys=True, default=str))
+        return 0
+    print(format_status(frontier.config.prefix, status))
+    return 0
+
+
+def format_status(prefix: str, status: dict[str, Any]) -> str:
+    counts = status.get("counts", {})
+    lines = [f"frontier {prefix}"]
+    for key in ("queued", "inflight", "seen", "dead_letters", "hosts_queued"):
+        if key in counts:
+            lines.append(f"  {key:<14} {counts[key]:>12,}")
+    for key, value in sorted(counts.items()):
+        if key not in ("queued", "inflight", "seen", "dead_letters", "hosts_queued"):
+            lines.append(f"  {key:<14} {value:>12}")
+    hosts = status.get("top_hosts") or []
+    if hosts:
+        lines.append("  backlog by host:")
+        lines += [f"    {h['host']:<40} {h['queued']:>10,}" for h in hosts]
+    workers = status.get("workers") or {}
+    lines.append(f"  workers: {len(workers)}")
+    for name, info in sorted(workers.items()):
+        age = info.get("age_seconds")
+        age_text = f"{age:.0f}s ago" if isinstance(age, int | float) else "?"
+        lines.append(f"    {name:<40} heartbeat {age_text:>8}  "
+                     f"{info.get('pages_per_min', '?')} pages/min")  # fmt: skip
+    dead = status.get("dead_letters") or []
+    if dead:
+        lines.append("  dead letters (sample):")
+        lines += [f"    {d.get('url')}  {d.get('reason')}" for d in dead]
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="linkcrawl", description="Backlink crawler: crawl, extract, test web."
@@ -105,6 +200,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="a response header (Content-Type, X-Robots-Tag, Link); repeatable",
     )
     ext.set_defaults(func=cmd_extract)
+
+    def redis_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--redis-url", help="default: $LINKCRAWL_REDIS_URL")
+        p.add_argument("--crawl-id", help="default: $LINKCRAWL_CRAWL_ID or 'default'")
+        p.add_argument(
+            "--seen-bucket-bits", type=_positive_int, default=16,
+            help="must match the workers' FRONTIER_SEEN_BUCKET_BITS (default 16)",
+        )  # fmt: skip
+
+    seed = sub.add_parser("seed", help="add seed URLs to the Redis frontier")
+    seed.add_argument("urls", nargs="*", metavar="URL")
+    seed.add_argument("--file", help="file of URLs, one a line (# comments)")
+    redis_options(seed)
+    seed.set_defaults(func=cmd_seed)
+
+    front = sub.add_parser("frontier", help="inspect or reset the Redis frontier")
+    front.add_argument("action", choices=["status", "reset"])
+    front.add_argument("--top", type=_positive_int, default=10, help="hosts in the backlog list")
+    front.add_argument("--json", action="store_true", help="machine-readable status")
+    front.add_argument("--yes", action="store_true", help="confirm reset")
+    redis_options(front)
+    front.set_defaults(func=cmd_frontier)
 
     web = sub.add_parser(
         "testweb", help="the synthetic test web: 'linkcrawl testweb serve --help'", add_help=False

@@ -65,3 +65,27 @@ PARQUET_ROTATE_SECONDS = 60.0
 # Parquet codec and level (zstd 3: about the size of gzip at a fraction of the CPU).
 PARQUET_COMPRESSION = "zstd"
 PARQUET_COMPRESSION_LEVEL = 3
+
+# --- Redis frontier (off unless LINKCRAWL_REDIS_URL is set) ---------------------------
+# redis://[:password@]host:port/db or rediss://...; empty = embedded Scrapy scheduler.
+LINKCRAWL_REDIS_URL = ""
+# Dupefilter buckets = 2**bits; keep seen URLs / 2**bits under ~350 (docs/frontier.md):
+# 16 suits crawls up to ~23M URLs; every worker and `linkcrawl seed` must agree.
+FRONTIER_SEEN_BUCKET_BITS = 16
+# A leased request not acknowledged within this time is requeued by any live worker.
+FRONTIER_LEASE_SECONDS = 600.0
+# After this many failed attempts (download errors, expired leases) a URL is dead-lettered.
+FRONTIER_MAX_ATTEMPTS = 3
+# Fleet-wide leases outstanding per host (the fleet-wide twin of CONCURRENT_REQUESTS_PER_DOMAIN).
+FRONTIER_MAX_INFLIGHT_PER_HOST = 2
+# Exit once the whole frontier has been empty, with nothing in flight, for this long.
+FRONTIER_IDLE_CLOSE_SECONDS = 30.0
+# Never exit on an empty frontier: wait for new seeds (a long-running service).
+FRONTIER_SERVICE_MODE = False
+# How often the worker flushes discovered links, publishes its heartbeat and requeues
+# expired leases (seconds).
+FRONTIER_FLUSH_INTERVAL = 0.05
+FRONTIER_HEARTBEAT_INTERVAL = 5.0
+# Added to a host's delay (when it has one) so that request arrivals, not just leases,
+# stay at least the delay apart (lease-to-arrival time varies: robots.txt, event loop).
+FRONTIER_DELAY_MARGIN = 0.05

@@ -25,3 +25,5 @@ class PageItem:
     size: int | None = None
     facts: PageFacts | None = None
     redirect: Link | None = None
+    # Redis frontier lease to acknowledge once this item's rows are committed
+    lease_id: str | None = None

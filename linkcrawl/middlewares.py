@@ -16,6 +16,7 @@ from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
 from scrapy.utils.httpobj import urlparse_cached
 
+from linkcrawl.signals import host_delay
 from linkcrawl.urls import is_private_address
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ class HostPolicyMiddleware:
         self.pages_per_host: Counter[str] = Counter()
         self._limited_hosts: set[str] = set()
         self.crawler: Crawler | None = None
+        self.redis_mode = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -63,6 +65,7 @@ class HostPolicyMiddleware:
             bot_name=s["LINKCRAWL_BOT_NAME"],
         )
         o.crawler = crawler
+        o.redis_mode = bool(s.get("LINKCRAWL_REDIS_URL"))
         crawler.signals.connect(o.robots_parsed, signal=signals.robots_parsed)
         return o
 
@@ -97,6 +100,12 @@ class HostPolicyMiddleware:
         delay = min(float(delay), self.max_crawl_delay)
         downloader = self.crawler.engine.downloader
         key = downloader.get_slot_key(request)
+        # The Redis frontier, when on, applies it to every worker of the fleet.
+        self.crawler.signals.send_catch_log(signal=host_delay, host=key, delay=delay)
+        self._inc("politeness/crawl_delay_hosts")
+        if self.redis_mode:
+            return  # the frontier spaces this host's leases; no local slot delay
+
         # New slots for this key (after slot GC) start with the delay too; no jitter,
         # since jitter would take us under the delay the site asked for.
         slot_settings = downloader.per_slot_settings.setdefault(key, {})
@@ -106,5 +115,4 @@ class HostPolicyMiddleware:
         if slot is not None:
             slot.delay = max(slot.delay, delay)
             slot.jitter = 0.0
-        self._inc("politeness/crawl_delay_hosts")
         logger.info("Host %s asks for Crawl-delay %.2fs; applied", key, delay)

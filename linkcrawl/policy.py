@@ -97,7 +97,11 @@ def check_crawl_id(crawl_id: str) -> str:
 
 
 def load_seeds(
-    seeds: str | None, seeds_file: str | None, strip_params: tuple[str, ...]
+    seeds: str | None,
+    seeds_file: str | None,
+    strip_params: tuple[str, ...],
+    *,
+    required: bool = True,
 ) -> list[str]:
     """Canonical seed URLs from a comma-separated string and/or a file (one URL a line,
     ``#`` comments). A bad URL or unreadable file raises PolicyError naming it."""
@@ -119,7 +123,7 @@ def load_seeds(
             out.append(canonicalize(url, strip_params=strip_params))
         except URLError as e:
             raise PolicyError(f"bad seed URL {url!r} ({where}): {e}") from None
-    if not out:
+    if not out and required:
         raise PolicyError("no seeds: pass -a seeds=URL[,URL...] or -a seeds_file=PATH")
     return list(dict.fromkeys(out))
 

@@ -21,6 +21,8 @@ USER_AGENT = "linkcrawl/0.1 (backlink crawler; +https://pypi.org/project/linkcra
 ROBOTSTXT_OBEY = True
 ROBOTSTXT_USER_AGENT = "linkcrawl"
 
+# Scrapy's own scheduler, or the shared Redis frontier when LINKCRAWL_REDIS_URL is set.
+SCHEDULER = "linkcrawl.frontier.scheduler.FrontierScheduler"
 # Dedupe on the canonical URL's node id: the same key the graph uses.
 REQUEST_FINGERPRINTER_CLASS = "linkcrawl.fingerprint.NodeIdFingerprinter"
 
@@ -33,7 +35,8 @@ CONCURRENT_REQUESTS = 64
 CONCURRENT_REQUESTS_PER_DOMAIN = 2
 DOWNLOAD_DELAY = 1.0
 REACTOR_THREADPOOL_MAXSIZE = 20
-DOWNLOAD_TIMEOUT = 30
+# Also bounds a graceful stop (SIGTERM): in-flight downloads finish or time out first.
+DOWNLOAD_TIMEOUT = 20
 # Pages past this size are recorded with an error instead of being parsed.
 DOWNLOAD_MAXSIZE = 5 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
@@ -59,6 +62,7 @@ ENV_SETTINGS = (
     "LINKCRAWL_OUTPUT",
     "LINKCRAWL_CRAWL_ID",
     "LINKCRAWL_WORKER_ID",
+    "LINKCRAWL_REDIS_URL",
     "CONCURRENT_REQUESTS",
     "CONCURRENT_REQUESTS_PER_DOMAIN",
 )

@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
-import secrets
-import socket
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +21,8 @@ from scrapy.exceptions import NotConfigured
 
 from linkcrawl.policy import PolicyError, check_crawl_id, stop_on_user_error
 from linkcrawl.schema import PARTITION_COLUMN, SCHEMAS
+from linkcrawl.signals import commit_requested, rows_committed
+from linkcrawl.worker import worker_id as resolve_worker_id
 from pipelines.rows import edge_rows, page_row
 
 if TYPE_CHECKING:
@@ -35,14 +34,6 @@ if TYPE_CHECKING:
     from linkcrawl.items import PageItem
 
 logger = logging.getLogger(__name__)
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def default_worker_id() -> str:
-    """``<hostname>-<pid>-<random>``: unique even when a pid is reused after a restart."""
-    host = _UNSAFE.sub("-", socket.gethostname()) or "host"
-    return f"{host}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
 class ParquetPartWriter:
@@ -210,7 +201,7 @@ class ParquetPipeline:
     ) -> None:
         self.output = output
         self.crawl_id = check_crawl_id(crawl_id)
-        self.worker_id = _UNSAFE.sub("-", worker_id) if worker_id else default_worker_id()
+        self.worker_id = resolve_worker_id(worker_id)
         self.rotate_seconds = rotate_seconds
         self.writers = {
             table: ParquetPartWriter(
@@ -227,6 +218,9 @@ class ParquetPipeline:
         }
         self.crawler: Crawler | None = None
         self._loop: Any = None
+        self._committed_counts = dict.fromkeys(self.writers, 0)
+        # leases whose rows are appended but not yet in committed files
+        self._pending_leases: list[str] = []
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -249,6 +243,7 @@ class ParquetPipeline:
         except ValueError as e:  # PolicyError, or int()/float() of a bad setting value
             stop_on_user_error(e)
         o.crawler = crawler
+        crawler.signals.connect(o.commit_now, signal=commit_requested)
         return o
 
     def open_spider(self) -> None:
@@ -259,37 +254,51 @@ class ParquetPipeline:
         self._loop.start(max(0.5, min(5.0, self.rotate_seconds / 4)), now=False)
 
     def tick(self) -> None:
-        for table, writer in self.writers.items():
-            before = len(writer.files_committed)
+        for writer in self.writers.values():
             writer.tick()
-            self._count_commits(table, writer, before)
+        self._after_write()
 
-    def _count_commits(self, table: str, writer: ParquetPartWriter, before: int) -> None:
-        stats = self.crawler.stats if self.crawler is not None else None
-        for path in writer.files_committed[before:]:
-            logger.debug("Committed %s", path)
-            if stats is not None:
-                stats.inc_value(f"parquet/files_committed/{table}")
+    def commit_now(self) -> None:
+        """Commit what is buffered (the frontier is waiting on these rows' leases)."""
+        if self._pending_leases:
+            self._after_write(force=True)
 
     def process_item(self, item: PageItem) -> PageItem:
         tables = {"pages": [page_row(item, self.worker_id)], "edges": edge_rows(item)}
         stats = self.crawler.stats if self.crawler is not None else None
         for table, rows in tables.items():
-            writer = self.writers[table]
-            before = len(writer.files_committed)
-            writer.append(rows)
-            self._count_commits(table, writer, before)
+            self.writers[table].append(rows)
             if stats is not None and rows:
                 stats.inc_value(f"parquet/rows_written/{table}", len(rows))
+        if item.lease_id is not None:
+            self._pending_leases.append(item.lease_id)
+        self._after_write()
         return item
+
+    def _after_write(self, *, force: bool = False) -> None:
+        """Tables commit together: when one writer has committed (rows or age), commit the
+        others, so every item appended so far is in committed files; then tell the
+        frontier which leases those rows complete."""
+        counts = {t: len(w.files_committed) for t, w in self.writers.items()}
+        if not force and counts == self._committed_counts:
+            return
+        for writer in self.writers.values():
+            writer.commit()
+        stats = self.crawler.stats if self.crawler is not None else None
+        for table, writer in self.writers.items():
+            for path in writer.files_committed[self._committed_counts.get(table, 0) :]:
+                logger.debug("Committed %s", path)
+                if stats is not None:
+                    stats.inc_value(f"parquet/files_committed/{table}")
+        self._committed_counts = {t: len(w.files_committed) for t, w in self.writers.items()}
+        if self._pending_leases and self.crawler is not None:
+            leases, self._pending_leases = self._pending_leases, []
+            self.crawler.signals.send_catch_log(signal=rows_committed, lease_ids=leases)
 
     def close_spider(self) -> None:
         if self._loop is not None and self._loop.running:
             self._loop.stop()
-        for table, writer in self.writers.items():
-            before = len(writer.files_committed)
-            writer.close()
-            self._count_commits(table, writer, before)
+        self._after_write(force=True)
         logger.info(
             "Parquet output in %s: %s",
             self.output,

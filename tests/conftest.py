@@ -90,15 +90,9 @@ def crawl_env(proxy: str | None) -> dict[str, str]:
     return env
 
 
-def run_crawl(
-    out: Path,
-    *,
-    proxy: str | None,
-    spider_args: dict[str, str],
-    settings: dict[str, str] | None = None,
-    timeout: float = 240,
-) -> subprocess.CompletedProcess[str]:
-    """``scrapy crawl backlinks`` in a subprocess, as a user runs it."""
+def crawl_command(
+    out: Path, spider_args: dict[str, str], settings: dict[str, str] | None
+) -> list[str]:
     base = {
         "LINKCRAWL_OUTPUT": str(out),
         "LINKCRAWL_CRAWL_ID": "it",
@@ -113,6 +107,38 @@ def run_crawl(
         cmd += ["-a", f"{key}={value}"]
     for key, value in base.items():
         cmd += ["-s", f"{key}={value}"]
+    return cmd
+
+
+def start_crawl(
+    out: Path,
+    *,
+    proxy: str | None,
+    spider_args: dict[str, str],
+    settings: dict[str, str] | None = None,
+    log: Path,
+) -> subprocess.Popen[bytes]:
+    """A crawl running in the background, its log in a file (no pipe to fill up)."""
+    with open(log, "wb") as log_file:
+        return subprocess.Popen(
+            crawl_command(out, spider_args, settings),
+            env=crawl_env(proxy),
+            cwd=tempfile.gettempdir(),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def run_crawl(
+    out: Path,
+    *,
+    proxy: str | None,
+    spider_args: dict[str, str],
+    settings: dict[str, str] | None = None,
+    timeout: float = 240,
+) -> subprocess.CompletedProcess[str]:
+    """``scrapy crawl backlinks`` in a subprocess, as a user runs it."""
+    cmd = crawl_command(out, spider_args, settings)
     return subprocess.run(
         cmd,
         env=crawl_env(proxy),

@@ -15,6 +15,7 @@ import scrapy
 from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
 
 from linkcrawl.fingerprint import URL_META_KEY
+from linkcrawl.frontier.meta import ATTEMPTS_META_KEY, LEASE_META_KEY
 from linkcrawl.items import PageItem
 from linkcrawl.links import extract, redirect_link
 from linkcrawl.policy import (
@@ -26,6 +27,7 @@ from linkcrawl.policy import (
     media_type,
     stop_on_user_error,
 )
+from linkcrawl.signals import lease_failed, lease_finished
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -76,6 +78,7 @@ class BacklinksSpider(scrapy.Spider):
         self.anchor_max_chars = 256
         self.bot_name = "linkcrawl"
         self.policy = CrawlPolicy()
+        self.max_attempts = 3
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -86,8 +89,14 @@ class BacklinksSpider(scrapy.Spider):
             spider.strip_params = tuple(s.getlist("LINKCRAWL_STRIP_QUERY_PARAMS"))
             spider.anchor_max_chars = s.getint("LINKCRAWL_ANCHOR_MAX_CHARS")
             spider.bot_name = s["LINKCRAWL_BOT_NAME"]
+            spider.max_attempts = s.getint("FRONTIER_MAX_ATTEMPTS")
+            redis_mode = bool(s.get("LINKCRAWL_REDIS_URL"))
+            # With a Redis frontier, seeds usually come from `linkcrawl seed`.
             spider.seed_urls = load_seeds(
-                spider.seed_arg, spider.seeds_file_arg, spider.strip_params
+                spider.seed_arg,
+                spider.seeds_file_arg,
+                spider.strip_params,
+                required=not redis_mode,
             )
             spider.policy = CrawlPolicy.build(
                 scope=s["LINKCRAWL_SCOPE"],
@@ -100,15 +109,19 @@ class BacklinksSpider(scrapy.Spider):
             stop_on_user_error(e)
         return spider
 
-    def _request(self, url: str) -> scrapy.Request:
+    def request_for(
+        self, url: str, *, depth: int | None = None, lease: tuple[str, int] | None = None
+    ) -> scrapy.Request:
+        """The request for a canonical URL; the Redis frontier rebuilds leased requests
+        with it (``depth`` and ``lease`` = (lease id, attempts so far) come from Redis)."""
         # Our requests see every status and never follow redirects in the downloader: each
         # hop must become a page row and a redirect edge (robots.txt fetches still do).
-        return scrapy.Request(
-            url,
-            callback=self.parse,
-            errback=self.on_error,
-            meta={"dont_redirect": True, URL_META_KEY: url},
-        )
+        meta: dict[str, Any] = {"dont_redirect": True, URL_META_KEY: url}
+        if depth is not None:
+            meta["depth"] = depth
+        if lease is not None:
+            meta[LEASE_META_KEY], meta[ATTEMPTS_META_KEY] = lease
+        return scrapy.Request(url, callback=self.parse, errback=self.on_error, meta=meta)
 
     def _inc(self, key: str, count: int = 1) -> None:
         if self.crawler.stats is not None:
@@ -117,7 +130,7 @@ class BacklinksSpider(scrapy.Spider):
     async def start(self) -> AsyncIterator[Any]:
         # Seeds go through the dupefilter like any link: a seed linked back is not refetched.
         for url in self.seed_urls:
-            yield self._request(url)
+            yield self.request_for(url)
 
     def parse(self, response: Response, **_: Any) -> Iterator[Any]:
         now = datetime.now(UTC)
@@ -125,6 +138,7 @@ class BacklinksSpider(scrapy.Spider):
         content_type = _first(headers, "content-type")
         url = response.meta.get(URL_META_KEY) or response.url
         item = PageItem(
+            lease_id=response.meta.get(LEASE_META_KEY),
             url=url,
             fetch_time=now,
             depth=int(response.meta.get("depth", 0)),
@@ -160,13 +174,17 @@ class BacklinksSpider(scrapy.Spider):
         yield item
         self._inc("links/followed", len(follow))
         for url in follow:
-            yield self._request(url)
+            yield self.request_for(url)
 
     def on_error(self, failure: Failure) -> Iterator[PageItem]:
         """A download that failed for good (after retries) is still a page row."""
-        if failure.check(IgnoreRequest):  # type: ignore[no-untyped-call]
-            return  # robots.txt, host limit, private address: never fetched
         request = failure.request  # type: ignore[attr-defined]
+        lease_id = request.meta.get(LEASE_META_KEY)
+        if failure.check(IgnoreRequest):  # type: ignore[no-untyped-call]
+            # robots.txt, host limit, private address: never fetched, nothing to write
+            if lease_id is not None:
+                self.crawler.signals.send_catch_log(signal=lease_finished, lease_id=lease_id)
+            return
         cancelled = failure.check(DownloadCancelledError)  # type: ignore[no-untyped-call]
         # Scrapy cancels a download past DOWNLOAD_MAXSIZE: with a message when
         # Content-Length announced it, with none when a streamed body grew past it.
@@ -175,8 +193,19 @@ class BacklinksSpider(scrapy.Spider):
             error = "oversize"
         else:
             error = f"{type(failure.value).__name__}: {failure.value}"[:500]
+        if lease_id is not None and error != "oversize":
+            # The frontier retries it (another worker, later) or dead-letters it at
+            # FRONTIER_MAX_ATTEMPTS; only the final failure becomes a page row.
+            attempts = int(request.meta.get(ATTEMPTS_META_KEY, 0)) + 1
+            self.crawler.signals.send_catch_log(
+                signal=lease_failed, lease_id=lease_id, reason=error
+            )
+            if attempts < self.max_attempts:
+                self._inc("pages/fetch_errors_retried")
+                return
         self._inc("pages/fetch_errors")
         yield PageItem(
+            lease_id=lease_id if error == "oversize" else None,
             url=request.meta.get(URL_META_KEY) or request.url,
             fetch_time=datetime.now(UTC),
             depth=int(request.meta.get("depth", 0)),

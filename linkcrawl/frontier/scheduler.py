@@ -1,0 +1,425 @@
+"""The Scrapy scheduler of linkcrawl: Scrapy's own (embedded default) or the Redis frontier.
+
+``SCHEDULER = "linkcrawl.frontier.scheduler.FrontierScheduler"`` is always set; without
+``LINKCRAWL_REDIS_URL`` it hands back Scrapy's default scheduler untouched, so the
+embedded crawl is exactly Scrapy's. With it, every worker shares one frontier
+(``linkcrawl.frontier.store``):
+
+- discovered requests are buffered and added in one Redis call per flush (a few per page
+  at most, not one per link), deduplicated there on the canonical URL's node id;
+- ``next_request`` leases one ready request at a time (a host is released no faster than
+  its delay, fleet-wide), so nothing leased waits in this process;
+- a lease is acknowledged when the Parquet pipeline reports the rows of its response
+  committed (``linkcrawl.signals.rows_committed``), so a SIGKILL means a re-crawl after the
+  lease expires, never a loss;
+- Redis outages are logged once, retried with backoff, and buffered work is kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from scrapy import Request, signals
+from scrapy.core.scheduler import BaseScheduler
+from scrapy.utils.asyncio import create_looping_call
+from scrapy.utils.misc import load_object
+
+from linkcrawl import signals as lc_signals
+from linkcrawl.fingerprint import URL_META_KEY
+from linkcrawl.frontier.meta import LEASE_META_KEY
+from linkcrawl.frontier.store import (
+    Frontier,
+    FrontierConfig,
+    FrontierRequest,
+    RedisUnavailable,
+)
+from linkcrawl.policy import PolicyError, check_crawl_id, stop_on_user_error
+from linkcrawl.urls import URLError, canonicalize, fingerprint, url_host
+from linkcrawl.worker import worker_id as resolve_worker_id
+
+if TYPE_CHECKING:
+    from scrapy import Spider
+    from scrapy.crawler import Crawler
+    from scrapy.statscollectors import StatsCollector
+
+logger = logging.getLogger(__name__)
+
+_MAX_BACKOFF = 10.0
+
+
+def redis_client(url: str) -> Any:
+    """A redis-py client for ``redis://`` / ``rediss://`` URLs (password in the URL or in
+    the environment's URL only: never in settings files)."""
+    import redis
+    from redis.backoff import ExponentialBackoff
+    from redis.retry import Retry
+
+    try:
+        # Short timeouts and one quick retry: the reactor thread waits on every call, and
+        # the scheduler does its own backoff during an outage.
+        return redis.Redis.from_url(
+            url,
+            socket_connect_timeout=1,
+            socket_timeout=5,
+            health_check_interval=30,
+            retry=Retry(ExponentialBackoff(cap=0.25), 1),
+        )
+    except ValueError as e:
+        raise PolicyError(f"LINKCRAWL_REDIS_URL is not a Redis URL: {e}") from None
+
+
+def polite_delay(delay: float, margin: float) -> float:
+    """The fleet-wide spacing of a host's leases: its delay plus a margin for the time
+    between a lease and its request reaching the site (a robots.txt fetch, event-loop
+    latency), so that arrivals, not only leases, keep the delay. No delay, no margin."""
+    return delay + margin if delay > 0 else 0.0
+
+
+def frontier_config(settings: Any) -> FrontierConfig:
+    return FrontierConfig(
+        prefix=f"linkcrawl:{check_crawl_id(str(settings['LINKCRAWL_CRAWL_ID']))}",
+        seen_bucket_bits=settings.getint("FRONTIER_SEEN_BUCKET_BITS"),
+        lease_seconds=settings.getfloat("FRONTIER_LEASE_SECONDS"),
+        max_attempts=settings.getint("FRONTIER_MAX_ATTEMPTS"),
+        default_delay=polite_delay(
+            settings.getfloat("DOWNLOAD_DELAY"), settings.getfloat("FRONTIER_DELAY_MARGIN")
+        ),
+        max_inflight_per_host=settings.getint("FRONTIER_MAX_INFLIGHT_PER_HOST"),
+    )
+
+
+class FrontierScheduler(BaseScheduler):
+    """Scrapy's scheduler, or the Redis frontier when ``LINKCRAWL_REDIS_URL`` is set.
+
+    Settings: ``LINKCRAWL_REDIS_URL``, ``LINKCRAWL_CRAWL_ID``, ``LINKCRAWL_WORKER_ID``,
+    ``FRONTIER_*``, ``DOWNLOAD_DELAY`` (the fleet-wide per-host delay).
+    Stats: ``frontier/added``, ``frontier/duplicates``, ``frontier/leased``,
+    ``frontier/acked``, ``frontier/released``, ``frontier/retried``,
+    ``frontier/dead_letters``, ``frontier/requeued_expired``, ``frontier/redis_errors``.
+    """
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Any:  # Self or Scrapy's Scheduler
+        url = crawler.settings.get("LINKCRAWL_REDIS_URL")
+        if not url:
+            default = load_object("scrapy.core.scheduler.Scheduler")
+            return default.from_crawler(crawler)
+        s = crawler.settings
+        try:
+            config = frontier_config(s)
+            client = redis_client(url)
+        except (PolicyError, ValueError) as e:
+            stop_on_user_error(e)
+        o = cls(
+            Frontier(client, config),
+            worker=resolve_worker_id(s.get("LINKCRAWL_WORKER_ID")),
+            stats=crawler.stats,
+            idle_close_seconds=s.getfloat("FRONTIER_IDLE_CLOSE_SECONDS"),
+            service_mode=s.getbool("FRONTIER_SERVICE_MODE"),
+            flush_interval=s.getfloat("FRONTIER_FLUSH_INTERVAL"),
+            heartbeat_interval=s.getfloat("FRONTIER_HEARTBEAT_INTERVAL"),
+            strip_params=tuple(s.getlist("LINKCRAWL_STRIP_QUERY_PARAMS")),
+            delay_margin=s.getfloat("FRONTIER_DELAY_MARGIN"),
+        )
+        o.crawler = crawler
+        crawler.signals.connect(o.rows_committed, signal=lc_signals.rows_committed)
+        crawler.signals.connect(o.lease_finished, signal=lc_signals.lease_finished)
+        crawler.signals.connect(o.lease_failed, signal=lc_signals.lease_failed)
+        crawler.signals.connect(o.host_delay, signal=lc_signals.host_delay)
+        crawler.signals.connect(o.left_downloader, signal=signals.request_left_downloader)
+        return o
+
+    def __init__(
+        self,
+        frontier: Frontier,
+        *,
+        worker: str,
+        stats: StatsCollector | None,
+        idle_close_seconds: float,
+        service_mode: bool,
+        flush_interval: float,
+        heartbeat_interval: float,
+        strip_params: tuple[str, ...],
+        delay_margin: float = 0.05,
+    ) -> None:
+        self.frontier = frontier
+        self.delay_margin = delay_margin
+        self.worker = worker
+        self.stats = stats
+        self.idle_close_seconds = idle_close_seconds
+        self.service_mode = service_mode
+        self.flush_interval = flush_interval
+        self.heartbeat_interval = heartbeat_interval
+        self.strip_params = strip_params
+        self.crawler: Crawler | None = None
+        self.spider: Spider | None = None
+        # Work that must reach Redis; kept across outages.
+        self._to_add: list[FrontierRequest] = []
+        self._to_ack: list[str] = []
+        self._to_release: list[tuple[str, str]] = []
+        self._fetched: list[str] = []
+        self._host_delays: dict[str, float] = {}
+        # Leases taken but not yet handed to the engine (normally empty).
+        self._ready: deque[Request] = deque()
+        self._outstanding: set[str] = set()  # leases this worker holds
+        self._next_lease_poll = 0.0
+        self._idle_since: float | None = None
+        self._idle_checked = 0.0
+        self._remote_idle = False
+        self._redis_down_since: float | None = None
+        self._backoff = 0.5
+        self._retry_at = 0.0
+        self._last_heartbeat = 0.0
+        self._last_commit_request = 0.0
+        self._pages = 0
+        self._started = time.monotonic()
+        self._loop: Any = None
+
+    # ------------------------------------------------------------------ Redis access
+
+    def _inc(self, key: str, count: int = 1) -> None:
+        if self.stats is not None and count:
+            self.stats.inc_value(key, count)
+
+    def _redis_ok(self) -> bool:
+        return time.monotonic() >= self._retry_at
+
+    def _redis_failed(self, error: RedisUnavailable) -> None:
+        now = time.monotonic()
+        self._inc("frontier/redis_errors")
+        if self._redis_down_since is None:
+            self._redis_down_since = now
+            logger.error("Redis frontier unavailable (%s); retrying with backoff", error)
+        self._retry_at = now + self._backoff
+        self._backoff = min(self._backoff * 2, _MAX_BACKOFF)
+
+    def _redis_back(self) -> None:
+        if self._redis_down_since is not None:
+            logger.warning(
+                "Redis frontier reachable again after %.1fs; resuming",
+                time.monotonic() - self._redis_down_since,
+            )
+            self._redis_down_since = None
+        self._backoff = 0.5
+
+    def flush(self) -> None:
+        """Send buffered adds, acks, releases and delays; keep them on failure."""
+        if not self._redis_ok():
+            return
+        if not (
+            self._host_delays or self._to_add or self._to_ack or self._to_release or self._fetched
+        ):
+            return
+        try:
+            if self._host_delays:
+                for host, delay in list(self._host_delays.items()):
+                    self.frontier.set_host_delay(host, delay)
+                    del self._host_delays[host]
+            if self._fetched:
+                fetched = self._fetched
+                self.frontier.fetched(fetched)
+                self._fetched = self._fetched[len(fetched) :]
+            if self._to_add:
+                batch = self._to_add
+                new = self.frontier.add(batch)
+                self._to_add = self._to_add[len(batch) :]
+                self._inc("frontier/added", new)
+                self._inc("frontier/duplicates", len(batch) - new)
+            if self._to_ack:
+                acks = self._to_ack
+                self._inc("frontier/acked", self.frontier.ack(acks))
+                self._to_ack = self._to_ack[len(acks) :]
+            if self._to_release:
+                releases = self._to_release
+                for lease_id, reason in releases:
+                    requeued, dead = self.frontier.release([lease_id], failed=True, reason=reason)
+                    self._inc("frontier/retried", requeued)
+                    self._inc("frontier/dead_letters", dead)
+                self._to_release = self._to_release[len(releases) :]
+        except RedisUnavailable as e:
+            self._redis_failed(e)
+            return
+        self._redis_back()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def open(self, spider: Spider) -> None:
+        self.spider = spider
+        if self.crawler is not None and self.crawler.engine is not None:
+            # The frontier spaces a host's leases fleet-wide; a local delay on top (with
+            # Scrapy's +-50% jitter) would only hold leased requests back and bunch them
+            # up against other workers' fetches. Scrapy has no public setter for this.
+            downloader = self.crawler.engine.downloader
+            downloader._delay = 0.0
+            downloader._jitter = 0.0
+        self._loop = create_looping_call(self._tick)
+        self._loop.start(self.flush_interval, now=True)
+        logger.info("Redis frontier %s as worker %s", self.frontier.config.prefix, self.worker)
+
+    def _tick(self) -> None:
+        self.flush()
+        now = time.monotonic()
+        if now - self._last_heartbeat >= self.heartbeat_interval and self._redis_ok():
+            self._last_heartbeat = now
+            elapsed_min = max((now - self._started) / 60, 1e-9)
+            info = {"pages": self._pages, "pages_per_min": round(self._pages / elapsed_min, 1),
+                    "inflight": len(self._outstanding)}  # fmt: skip
+            try:
+                self.frontier.heartbeat(self.worker, info, ttl=3 * self.heartbeat_interval)
+                requeued, dead = self.frontier.requeue_expired()
+                self._inc("frontier/requeued_expired", requeued)
+                self._inc("frontier/dead_letters", dead)
+            except RedisUnavailable as e:
+                self._redis_failed(e)
+        engine = self.crawler.engine if self.crawler is not None else None
+        # Nothing downloading but leases held: their rows sit in the pipeline's buffers.
+        # Commit them now, so the fleet is not kept waiting for the next file rotation.
+        if (
+            engine is not None
+            and self._outstanding
+            and not self._ready
+            and not engine.downloader.active
+            and now - self._last_commit_request >= 1.0
+        ):
+            self._last_commit_request = now
+            engine.crawler.signals.send_catch_log(signal=lc_signals.commit_requested)
+        # Leases may have become ready while the engine sleeps on its 5 s heartbeat: wake
+        # it (Scrapy has no public hook for a scheduler to say "I have work now").
+        if now >= self._next_lease_poll and self.crawler is not None:
+            slot = getattr(self.crawler.engine, "_slot", None)
+            nextcall = getattr(slot, "nextcall", None)
+            if nextcall is not None:
+                nextcall.schedule()
+
+    def close(self, reason: str) -> None:
+        if self._loop is not None and self._loop.running:
+            self._loop.stop()
+        # Leases handed out but never started go back to the front of their queues now;
+        # anything still unacknowledged is recovered by lease expiry, never lost.
+        unstarted = [r.meta[LEASE_META_KEY] for r in self._ready]
+        self._ready.clear()
+        for attempt in range(3):
+            self.flush()
+            try:
+                if unstarted:
+                    self.frontier.release(unstarted, failed=False)
+                    self._inc("frontier/released", len(unstarted))
+                    unstarted = []
+                if not (self._to_add or self._to_ack or self._to_release):
+                    break
+            except RedisUnavailable as e:
+                self._redis_failed(e)
+            time.sleep(min(0.5 * (attempt + 1), 2))
+        if self._to_add or self._to_ack or self._to_release or unstarted:
+            logger.error(
+                "Redis frontier unreachable at close: %d links not added (their pages' "
+                "leases will expire and be re-crawled), %d acks pending",
+                len(self._to_add),
+                len(self._to_ack),
+            )
+        logger.info("Redis frontier worker %s closed (%s)", self.worker, reason)
+
+    # ------------------------------------------------------------------ signals
+
+    def rows_committed(self, lease_ids: list[str]) -> None:
+        self._to_ack.extend(lease_ids)
+        self._outstanding.difference_update(lease_ids)
+
+    def lease_finished(self, lease_id: str) -> None:
+        self._to_ack.append(lease_id)
+        self._outstanding.discard(lease_id)
+
+    def lease_failed(self, lease_id: str, reason: str) -> None:
+        self._to_release.append((lease_id, reason))
+        self._outstanding.discard(lease_id)
+
+    def host_delay(self, host: str, delay: float) -> None:
+        delay = polite_delay(delay, self.delay_margin)
+        self._host_delays[host] = max(delay, self._host_delays.get(host, 0.0))
+
+    def left_downloader(self, request: Request, **_: Any) -> None:
+        # The fetch is over: free the host's fleet-wide fetch slot now. The lease itself
+        # lives on until the rows are committed (or the fetch is retried).
+        lease_id = request.meta.get(LEASE_META_KEY)
+        if lease_id is not None:
+            self._pages += 1
+            self._fetched.append(lease_id)
+
+    # ------------------------------------------------------------------ the scheduler
+
+    def enqueue_request(self, request: Request) -> bool:
+        if request.meta.get(LEASE_META_KEY) is not None:
+            # A leased request coming back (RetryMiddleware, a middleware's reschedule):
+            # it is ours already, not a new discovery for the dupefilter.
+            self._ready.append(request)
+            return True
+        url = request.meta.get(URL_META_KEY)
+        if url is None:
+            try:
+                url = canonicalize(request.url, strip_params=self.strip_params)
+            except URLError:
+                logger.warning("Dropping a request the frontier cannot store: %s", request)
+                return False
+        self._to_add.append(
+            FrontierRequest(
+                url=url,
+                host=url_host(url),
+                fingerprint=fingerprint(url),
+                depth=int(request.meta.get("depth", 0)),
+            )
+        )
+        return True
+
+    def next_request(self) -> Request | None:
+        if self._ready:
+            return self._ready.popleft()
+        now = time.monotonic()
+        if now < self._next_lease_poll or not self._redis_ok() or self.spider is None:
+            return None
+        if self._to_add:
+            self.flush()  # our own discoveries first, so the frontier can order them
+        try:
+            leases, next_ready = self.frontier.lease(self.worker, max_count=1)
+        except RedisUnavailable as e:
+            self._redis_failed(e)
+            return None
+        self._redis_back()
+        if not leases:
+            wait = 0.5 if next_ready is None else max(0.0, next_ready - time.time())
+            self._next_lease_poll = now + min(wait, 0.5)
+            return None
+        make = getattr(self.spider, "request_for", None)
+        for lease in leases:
+            req = lease.request
+            if make is not None:
+                request = make(req.url, depth=req.depth, lease=(lease.lease_id, req.attempts))
+            else:
+                request = Request(req.url, meta={"depth": req.depth})
+                request.meta[LEASE_META_KEY] = lease.lease_id
+            self._outstanding.add(lease.lease_id)
+            self._ready.append(request)
+        self._inc("frontier/leased", len(leases))
+        return self._ready.popleft()
+
+    def has_pending_requests(self) -> bool:
+        if self._ready or self._to_add or self._to_release:
+            return True
+        if self.service_mode:
+            return True
+        now = time.monotonic()
+        if now - self._idle_checked >= 1.0 and self._redis_ok():
+            self._idle_checked = now
+            try:
+                self._remote_idle = self.frontier.is_idle()
+            except RedisUnavailable as e:
+                self._redis_failed(e)
+                self._remote_idle = False
+        if not self._remote_idle or self._to_ack or self._fetched:
+            self._idle_since = None
+            return True
+        if self._idle_since is None:
+            self._idle_since = now
+        return now - self._idle_since < self.idle_close_seconds

@@ -1,0 +1,267 @@
+"""Several ``scrapy crawl backlinks`` workers sharing one real Redis frontier.
+
+The test web and redis-server are real processes on 127.0.0.1; outputs are read back with
+DuckDB and compared with the test web's own answers.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from linkcrawl.readers import latest_sql
+from linkcrawl.urls import url_host
+from tests.conftest import ROOT, WebServer, start_crawl
+from tests.redis_server import RedisServer
+
+pytestmark = pytest.mark.integration
+
+DEPTH_LIMIT = 8
+RETRY_TIMES = 2
+
+
+def redis_settings(redis: RedisServer, **extra: str) -> dict[str, str]:
+    settings = {
+        "LINKCRAWL_REDIS_URL": redis.url,
+        "DEPTH_LIMIT": str(DEPTH_LIMIT),
+        "RETRY_TIMES": str(RETRY_TIMES),
+        "PARQUET_ROTATE_SECONDS": "2",
+        "PARQUET_BATCH_ROWS": "300",
+        "FRONTIER_IDLE_CLOSE_SECONDS": "3",
+        "FRONTIER_HEARTBEAT_INTERVAL": "1",
+        "FRONTIER_LEASE_SECONDS": "6",
+        "FRONTIER_MAX_INFLIGHT_PER_HOST": "4",
+    }
+    settings.update(extra)
+    return settings
+
+
+def linkcrawl_cli(*args: str, redis: RedisServer) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "linkcrawl.cli", *args, "--redis-url", redis.url,
+         "--crawl-id", "it"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
+def seed(testweb: WebServer, redis: RedisServer, tmp_path: Path) -> None:
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text("\n".join(testweb.web.seeds()) + "\n")
+    result = linkcrawl_cli("seed", "--file", str(seeds), redis=redis)
+    assert result.returncode == 0, result.stderr
+    assert f"{len(testweb.web.seeds())} seeds added" in result.stdout
+
+
+_RUNNING: list[subprocess.Popen[bytes]] = []
+
+
+@pytest.fixture(autouse=True)
+def _kill_leftover_workers() -> Any:
+    # A failed assertion must not leave workers crawling into the next test.
+    yield
+    while _RUNNING:
+        proc = _RUNNING.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def workers(
+    n: int, out: Path, testweb: WebServer, settings: dict[str, str]
+) -> list[subprocess.Popen[bytes]]:
+    procs = [
+        start_crawl(out, proxy=testweb.address, spider_args={}, settings=settings,
+                    log=out.parent / f"worker-{i}.log")
+        for i in range(n)
+    ]  # fmt: skip
+    _RUNNING.extend(procs)
+    return procs
+
+
+def wait_all(procs: list[subprocess.Popen[bytes]], out: Path, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    for i, proc in enumerate(procs):
+        proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+        log = (out.parent / f"worker-{i}.log").read_text(errors="replace")
+        assert proc.returncode in (0, -signal.SIGKILL), log[-3000:]
+        if proc.returncode == 0:
+            assert "Traceback" not in log, log[-3000:]
+
+
+def page_hits(testweb: WebServer) -> dict[str, int]:
+    return {u: n for u, n in testweb.hits().items() if not u.endswith("/robots.txt")}
+
+
+def edge_key(row: dict[str, Any]) -> tuple[Any, ...]:
+    return (
+        row["source_url"], row["target_url"], row["link_type"], row["anchor_text"],
+        tuple(row["rel"]), row["nofollow"], row["sponsored"], row["ugc"],
+        row["page_nofollow"], row["image"], row["position"], row["http_status"],
+    )  # fmt: skip
+
+
+def expected_edge_set(testweb: WebServer) -> Counter[tuple[Any, ...]]:
+    return Counter(edge_key(e.__dict__) for e in testweb.web.expected_edges())
+
+
+def read_edges(out: Path, *, latest: bool) -> Counter[tuple[Any, ...]]:
+    con = duckdb.connect()
+    raw = f"SELECT * FROM read_parquet('{out}/edges/*/*.parquet', hive_partitioning=true)"
+    sql = latest_sql(out, "edges") if latest else raw
+    cur = con.execute(f"SELECT * EXCLUDE (fetch_time) FROM ({sql})")
+    cols = [d[0] for d in cur.description]
+    rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    return Counter(edge_key(r) for r in rows)
+
+
+def non_trap(counter: Counter[tuple[Any, ...]], testweb: WebServer) -> Counter[tuple[Any, ...]]:
+    return Counter({k: v for k, v in counter.items() if not testweb.web.is_trap(k[0])})
+
+
+@pytest.fixture
+def redis(tmp_path: Path) -> Any:
+    server = RedisServer(tmp_path / "redis", appendonly=True)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_three_workers_fetch_every_page_exactly_once(
+    testweb: WebServer, redis: RedisServer, tmp_path: Path
+) -> None:
+    testweb.reset()
+    seed(testweb, redis, tmp_path)
+    out = tmp_path / "out"
+    procs = workers(3, out, testweb, redis_settings(redis))
+    wait_all(procs, out)
+    expected = testweb.web.expected_pages()
+    hits = page_hits(testweb)
+    for url, page in expected.items():
+        want = 1 + RETRY_TIMES if page.status is not None and page.status >= 500 else 1
+        assert hits.get(url) == want, (url, hits.get(url))
+    assert all(url in expected or testweb.web.is_trap(url) for url in hits)
+    # all three took part, and the union of their files is exactly the expected edges
+    writers = {p.name.split("-")[2] for p in (out / "pages" / "crawl_id=it").glob("*.parquet")}
+    assert len(writers) == 3, writers
+    got = non_trap(read_edges(out, latest=False), testweb)
+    want = expected_edge_set(testweb)
+    assert got == want, (list((want - got).items())[:3], list((got - want).items())[:3])
+    status = linkcrawl_cli("frontier", "status", "--json", redis=redis)
+    assert status.returncode == 0, status.stderr
+    assert '"queued": 0' in status.stdout and '"inflight": 0' in status.stdout
+
+
+@pytest.mark.parametrize("moment", [0.3, 1.5, 3.0])
+def test_sigkill_of_a_worker_loses_nothing(
+    testweb: WebServer, redis: RedisServer, tmp_path: Path, moment: float
+) -> None:
+    testweb.reset()
+    seed(testweb, redis, tmp_path)
+    out = tmp_path / "out"
+    # Tiny batches and frequent rotation: the victim is almost always mid-write.
+    settings = redis_settings(redis, PARQUET_BATCH_ROWS="20", PARQUET_ROTATE_SECONDS="0.5")
+    procs = workers(3, out, testweb, settings)
+    time.sleep(moment)
+    victim = random.Random(moment).choice(procs)
+    victim.send_signal(signal.SIGKILL)
+    wait_all(procs, out)
+    assert victim.returncode == -signal.SIGKILL
+    # every committed file is readable; a half-written one is hidden (.tmp), never *.parquet
+    for path in out.rglob("*.parquet"):
+        pq.ParquetFile(path).metadata  # noqa: B018 (reads the footer)
+    # nothing lost: after keeping each page's latest fetch, exactly the expected edges
+    got = non_trap(read_edges(out, latest=True), testweb)
+    want = expected_edge_set(testweb)
+    assert got == want, (list((want - got).items())[:3], list((got - want).items())[:3])
+    hits = page_hits(testweb)
+    assert all(hits.get(url) for url in testweb.web.expected_pages())
+
+
+def test_fleet_wide_politeness(testweb: WebServer, redis: RedisServer, tmp_path: Path) -> None:
+    testweb.reset()
+    web = testweb.web
+    hosts = [h for h in web.hosts if h.startswith("site-0")][:3]
+    result = linkcrawl_cli("seed", *[f"http://{h}/" for h in hosts], redis=redis)
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "out"
+    settings = redis_settings(
+        redis,
+        DOWNLOAD_DELAY="0.25",
+        LINKCRAWL_SCOPE="allowlist",
+        LINKCRAWL_ALLOWED_DOMAINS=",".join(hosts),
+        LINKCRAWL_MAX_PAGES_PER_HOST="10",
+    )
+    wait_all(workers(3, out, testweb, settings), out)
+    times = testweb.hit_times()
+    for host in hosts:
+        arrivals = sorted(t for url, ts in times.items() if url_host(url) == host
+                          and not url.endswith("/robots.txt") for t in ts)  # fmt: skip
+        assert len(arrivals) >= 10, host
+        gaps = [b - a for a, b in itertools.pairwise(arrivals)]
+        assert min(gaps) >= 0.25, (host, sorted(gaps)[:5])
+
+
+def test_redis_restart_mid_crawl_loses_nothing(
+    testweb: WebServer, redis: RedisServer, tmp_path: Path
+) -> None:
+    testweb.reset()
+    seed(testweb, redis, tmp_path)
+    out = tmp_path / "out"
+    procs = workers(2, out, testweb, redis_settings(redis))
+    time.sleep(1.5)
+    redis.stop()
+    time.sleep(2.0)
+    redis.restart()
+    wait_all(procs, out)
+    logs = [(out.parent / f"worker-{i}.log").read_text() for i in range(2)]
+    assert any("Redis frontier unavailable" in log for log in logs)
+    got = non_trap(read_edges(out, latest=True), testweb)
+    want = expected_edge_set(testweb)
+    assert got == want, (list((want - got).items())[:3], list((got - want).items())[:3])
+
+
+def test_frontier_cli_status_and_reset(redis: RedisServer) -> None:
+    result = linkcrawl_cli("seed", "http://a.test/", "http://b.test/x", "http://a.test/",
+                           redis=redis)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "2 seeds added" in result.stdout
+    again = linkcrawl_cli("seed", "http://a.test/", redis=redis)
+    assert "0 seeds added, 1 already seen" in again.stdout
+    status = linkcrawl_cli("frontier", "status", redis=redis)
+    assert status.returncode == 0, status.stderr
+    assert "queued" in status.stdout and "a.test" in status.stdout
+    refused = linkcrawl_cli("frontier", "reset", redis=redis)
+    assert refused.returncode == 2 and "--yes" in refused.stderr
+    reset = linkcrawl_cli("frontier", "reset", "--yes", redis=redis)
+    assert reset.returncode == 0, reset.stderr
+    status = linkcrawl_cli("frontier", "status", "--json", redis=redis)
+    assert '"queued": 0' in status.stdout
+
+
+def test_dead_redis_is_one_clear_line(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = subprocess.run(
+        [sys.executable, "-m", "linkcrawl.cli", "frontier", "status", "--redis-url",
+         f"redis://:secret@127.0.0.1:{port}/0"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert str(port) in result.stderr and "secret" not in result.stderr
