@@ -159,6 +159,15 @@ def format_status(prefix: str, status: dict[str, Any]) -> str:
     for key, value in sorted(counts.items()):
         if key not in ("queued", "inflight", "seen", "dead_letters", "hosts_queued"):
             lines.append(f"  {key:<14} {value:>12}")
+    buckets = status.get("seen_buckets") or {}
+    if buckets:
+        lines.append(f"  dupefilter     2**{buckets.get('bits')} buckets, "
+                     f"{buckets.get('load', 0):.1f} URLs per bucket")  # fmt: skip
+        if buckets.get("over_limit"):
+            lines.append(
+                "  WARNING: dupefilter buckets are nearly full (Redis will switch them to a "
+                "bigger encoding); start the next crawl with a larger FRONTIER_SEEN_BUCKET_BITS"
+            )
     hosts = status.get("top_hosts") or []
     if hosts:
         lines.append("  backlog by host:")

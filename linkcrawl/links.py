@@ -677,3 +677,803 @@ def _quoted_string(value: str, pos: int) -> tuple[str, int]:
         out.append(char)
         pos += 1
     return "".join(out), pos
+
+
+# ------------------------------------------------------------------ hostile markup guard
+#
+# lexbor's tree builder does work proportional to the stack of open elements for many
+# tokens (scope checks, end tag matching, foster parenting), to the list of active
+# formatting elements for formatting tags (Noah's Ark) and reopens every formatting
+# element left open on each text or tag (reconstruction, which copies the attributes),
+# and compares every attribute of a tag with the ones before it. On ordinary pages all of
+# these are small; a page built to make them large is parsed in quadratic time or
+# memory. _guard_markup() walks such a page once, modelling the HTML tree construction
+# closely enough to know those sizes, and rewrites the markup that would exceed the
+# limits below before lexbor sees it. _needs_guard() decides, cheaply, which pages that
+# walk is for.
+
+#: Most elements open at once (Blink caps the DOM depth at 512 too). Start tags beyond it
+#: are neutralised, and so are their end tags; links (``<a>``) are kept.
+MAX_NESTING_DEPTH = 512
+#: Most active formatting elements after the last marker; further ``<b>``, ``<font>``...
+#: start tags are neutralised (``<a>`` never: at most one is active per marker).
+_MAX_FORMATTING = 64
+#: Attributes per start tag: lexbor checks each against all the tag's earlier ones.
+_MAX_ATTRIBUTES = 256
+#: Options per ``<select>`` above which lexbor's option bookkeeping (a DOM mutation event
+#: per inserted option, quadratic in the select's size) is switched off for the page.
+_MAX_OPTIONS = 1024
+# Pages this small, with this few "<", skip the walk: whatever their markup, lexbor's
+# extra work is bounded by their size (see guard_markup).
+_GUARD_FREE_CHARS = 65536
+_GUARD_FREE_TAGS = 1024
+# Larger pages are looked at in windows of this many characters.
+_GUARD_WINDOW = 8192
+# A formatting start tag with attributes this long makes a page worth walking: every
+# reopening of the element copies them.
+_GUARD_LONG_ATTRIBUTES = 65536
+
+_NEUTRAL = "<!---->"  # what a neutralised tag becomes: a comment, inert in every context
+
+# One tag or comment opening, tokenized as the HTML tokenizer does: groups 1 "/" of an end
+# tag, 2 the tag name, 3 the attributes, 4 what precedes ">" ("/" = self-closing); 5 a
+# comment's "!--"; otherwise a bogus comment ("<!x", "<?x", "</1"). The attribute grammar
+# is exact, so a start tag that does not match runs to the end of the document.
+_ATTR_RE = (
+    r"[\t\n\f\r /]*+[^\t\n\f\r />][^\t\n\f\r />=]*+"
+    r"(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+(?:\"[^\"]*+\"|'[^']*+'|(?![\"'])[^\t\n\f\r >]*+)"
+    r"|(?![\t\n\f\r ]*+=))"
+)
+_MARKUP = re.compile(
+    r"<(?:(/?)([A-Za-z][^\t\n\f\r />]*+)((?:" + _ATTR_RE + r")*+)([\t\n\f\r /]*+)>"
+    r"|(!--)|[!?]|/)"
+)
+_ATTRIBUTE = re.compile(_ATTR_RE)
+_COMMENT_END = re.compile(r"--!?>")
+_FONT_ATTRIBUTE = re.compile(r"(?:color|face|size)$", re.IGNORECASE)
+# Elements whose content is text up to their end tag (in HTML content; scripting is off,
+# so <noscript> is markup).
+_RAW_TEXT_END = {
+    name: re.compile(rf"</{name}[\t\n\f\r />]", re.IGNORECASE)
+    for name in ("script", "style", "xmp", "iframe", "noembed", "noframes", "textarea", "title")
+}
+
+# Per-element flags of the model's stack of open elements.
+_F_HTML = 1 << 0
+_F_SPECIAL = 1 << 1
+_F_SPECIAL_LI = 1 << 2  # special, but not address, div or p (stops the <li> search)
+_F_SCOPE = 1 << 3  # "has an element in scope" boundary
+_F_BUTTON_SCOPE = 1 << 4
+_F_LIST_SCOPE = 1 << 5
+_F_TABLE_SCOPE = 1 << 6
+_F_TABLE_CONTEXT = 1 << 7  # decides the insertion mode inside tables
+_F_HEADING = 1 << 8
+_F_MARKER = 1 << 9  # pushes a marker onto the list of active formatting elements
+_F_FOREIGN = 1 << 10  # SVG or MathML
+_F_HTML_POINT = 1 << 11  # HTML integration point
+_F_TEXT_POINT = 1 << 12  # MathML text integration point
+_F_ENTRY = 1 << 13  # the element has an entry in the list of active formatting elements
+_BOUNDARY_FLAGS = (
+    _F_HTML,
+    _F_SPECIAL,
+    _F_SPECIAL_LI,
+    _F_SCOPE,
+    _F_BUTTON_SCOPE,
+    _F_LIST_SCOPE,
+    _F_TABLE_SCOPE,
+    _F_TABLE_CONTEXT,
+    _F_HEADING,
+)
+
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+_SPECIAL = frozenset(
+    "address applet area article aside base basefont bgsound blockquote body br button "
+    "caption center col colgroup dd details dir div dl dt embed fieldset figcaption figure "
+    "footer form frame frameset head header hgroup hr html iframe img input keygen li link "
+    "listing main marquee menu meta nav noembed noframes noscript object ol p param "
+    "plaintext pre script search section select source style summary table tbody td "
+    "template textarea tfoot th thead title tr track ul wbr xmp".split()
+) | _HEADINGS
+_SCOPE = frozenset("applet caption html table td th marquee object template".split())
+_TABLE_CONTEXT = frozenset(
+    "table tbody thead tfoot tr td th caption colgroup template html".split()
+)
+_MARKERS = frozenset("applet marquee object template td th caption".split())
+_FORMATTING = frozenset("a b big code em font i nobr s small strike strong tt u".split())
+_VOID = frozenset(
+    "area base basefont bgsound br col embed frame hr image img input keygen link meta "
+    "param source track wbr".split()
+)
+_IGNORED = frozenset("html body head frameset frame".split())
+_CLOSES_P = frozenset(
+    "address article aside blockquote center details dialog dir div dl fieldset figcaption "
+    "figure footer header hgroup main menu nav ol p search section summary ul pre listing "
+    "form li dd dt plaintext hr xmp".split()
+) | _HEADINGS
+_BLOCK_END = frozenset(
+    "address article aside blockquote button center details dialog dir div dl fieldset "
+    "figcaption figure footer header hgroup listing main menu nav ol pre search section "
+    "summary ul applet marquee object".split()
+)
+_NO_RECONSTRUCT = _CLOSES_P | frozenset(
+    "table textarea template html body head frameset frame caption col colgroup tbody "
+    "thead tfoot tr td th param source track base basefont bgsound link meta rb rtc rp "
+    "rt".split()
+)
+_TABLE_PARTS = frozenset("caption col colgroup tbody thead tfoot tr td th".split())
+_TABLE_SECTIONS = frozenset({"tbody", "thead", "tfoot"})
+_IN_TABLE_MODES = frozenset({"table", "tbody", "thead", "tfoot", "tr"})
+_BREAKOUT = frozenset(
+    "b big blockquote body br center code dd div dl dt em embed head hr i img li listing "
+    "menu meta nobr ol p pre ruby s small span strong strike sub sup table tt u ul "
+    "var".split()
+) | _HEADINGS
+_HTML_POINTS = frozenset({"~foreignobject", "~desc", "~title", "~annotation-xml"})
+_TEXT_POINTS = frozenset({"~mi", "~mo", "~mn", "~ms", "~mtext"})
+
+
+def _element_flags(name: str) -> int:
+    """Flags of an element on the model's stack; foreign names start with "~"."""
+    if name[0] == "~":
+        if name in _TEXT_POINTS:
+            return _F_FOREIGN | _F_TEXT_POINT | _F_SPECIAL | _F_SPECIAL_LI | _scope_flags()
+        if name in _HTML_POINTS:
+            return _F_FOREIGN | _F_HTML_POINT | _F_SPECIAL | _F_SPECIAL_LI | _scope_flags()
+        return _F_FOREIGN
+    flags = _F_HTML
+    if name in _SPECIAL:
+        flags |= _F_SPECIAL if name in ("address", "div", "p") else _F_SPECIAL | _F_SPECIAL_LI
+    if name in _SCOPE:
+        flags |= _scope_flags()
+    elif name == "button":
+        flags |= _F_BUTTON_SCOPE
+    elif name in ("ol", "ul"):
+        flags |= _F_LIST_SCOPE
+    if name in ("html", "table", "template"):
+        flags |= _F_TABLE_SCOPE
+    if name in _TABLE_CONTEXT:
+        flags |= _F_TABLE_CONTEXT
+    if name in _HEADINGS:
+        flags |= _F_HEADING
+    if name in _MARKERS:
+        flags |= _F_MARKER
+    return flags
+
+
+def _scope_flags() -> int:
+    return _F_SCOPE | _F_BUTTON_SCOPE | _F_LIST_SCOPE
+
+
+@dataclass(slots=True)
+class MarkupGuard:
+    """What :func:`guard_markup` did to a document before it is parsed."""
+
+    text: str  # the markup to parse: the input itself when nothing was changed
+    walked: bool  # the page looked suspicious and was walked
+    neutralised: int = 0  # start and end tags turned into empty comments
+    trimmed: int = 0  # start tags whose attributes beyond the limit were dropped
+    closed: int = 0  # formatting elements closed rather than reopened once more
+    no_events: bool = False  # a <select> too large for lexbor's option bookkeeping
+
+    @property
+    def changed(self) -> bool:
+        return self.text_changed or self.no_events
+
+    @property
+    def text_changed(self) -> bool:
+        return bool(self.neutralised or self.trimmed or self.closed)
+
+
+def guard_markup(text: str) -> MarkupGuard:
+    """Make decoded HTML safe to parse in linear time; normal pages come back unchanged.
+
+    Pages whose markup could make lexbor's tree construction superlinear are walked once
+    (:func:`_needs_guard` decides, in a few passes of ``str.count``); the walk follows
+    the HTML tree construction rules and, where the document would go past a limit:
+
+    * a start tag that would open a 513th element (:data:`MAX_NESTING_DEPTH`) becomes an
+      empty comment, and so does its end tag: the content stays, one level up. ``<a>``
+      is kept (in SVG it is made self-closing);
+    * a formatting start tag (``<b>``, ``<font>``...) beyond 64 active ones is
+      neutralised the same way;
+    * when reopening formatting elements left open would copy more elements or
+      attribute text than the page's size allows, end tags for them are inserted instead;
+    * attributes after the 256th of a tag are dropped;
+    * a ``<select>`` with more than 1024 options switches lexbor's DOM mutation events
+      off for the page (``no_events``).
+
+    Pages at most 64 K characters long with at most 1024 "<" are never walked: the work
+    any markup of that size can cause is bounded (tens of milliseconds; a single tag
+    with tens of thousands of distinct attributes up to about 3 seconds).
+    """
+    if not _needs_guard(text):
+        return MarkupGuard(text, walked=False)
+    return _guard_walk(text)
+
+
+def _needs_guard(text: str) -> bool:
+    """Whether ``text`` may hold markup that the walk has to defuse.
+
+    Small pages never (see guard_markup). Larger pages are looked at in windows of
+    8 K characters: "<" minus twice "</" is a count of start tags left open there, give
+    or take void elements and implied end tags; a window or a prefix of the page where
+    they are both many and most of the tags means deep nesting (or many open formatting
+    elements). A window without "<" is inside one tag, a comment or raw text: the tag it
+    is in is checked for an attribute flood, or a formatting element with huge
+    attributes. This is a heuristic: markup written to defeat it (stray end tags that
+    balance the count, say) is not caught.
+    """
+    size = len(text)
+    count = text.count
+    if size <= _GUARD_FREE_CHARS and count("<") <= _GUARD_FREE_TAGS:
+        return False
+    total_tags = total_open = 0
+    checked = -1
+    for start in range(0, size, _GUARD_WINDOW):
+        end = start + _GUARD_WINDOW
+        tags = count("<", start, end)
+        if not tags:
+            tag = text.rfind("<", 0, start)
+            if tag > checked:
+                checked = tag
+                if _suspicious_tag(text, tag):
+                    return True
+            continue
+        opened = tags - 2 * count("</", start, end)
+        total_tags += tags
+        total_open += opened
+        if opened > 128 and 2 * opened >= tags:
+            return True
+        if total_open > MAX_NESTING_DEPTH and 3 * total_open >= total_tags:
+            return True
+    return False
+
+
+def _suspicious_tag(text: str, pos: int) -> bool:
+    """Whether the tag at ``pos`` has an attribute flood or is formatting with huge ones."""
+    if pos < 0:
+        return False
+    match = _MARKUP.match(text, pos)
+    if match is None:
+        # a start tag that runs to the end of the document: its attributes still count
+        return text.startswith("<", pos) and text[pos + 1 : pos + 2].isalpha()
+    name = match.group(2)
+    if name is None or match.group(1):
+        return False
+    attributes = match.group(3)
+    if len(attributes) > _GUARD_LONG_ATTRIBUTES and name.lower() in _FORMATTING:
+        return True
+    return len(attributes) > 2 * _MAX_ATTRIBUTES and _count_attributes(attributes) > (
+        _MAX_ATTRIBUTES
+    )
+
+
+def _count_attributes(attributes: str, stop: int = _MAX_ATTRIBUTES + 1) -> int:
+    count = 0
+    for _ in _ATTRIBUTE.finditer(attributes):
+        count += 1
+        if count >= stop:
+            break
+    return count
+
+
+class _Entry:
+    """An entry of the list of active formatting elements (a marker is a new segment)."""
+
+    __slots__ = ("attached", "attributes", "name", "slot")
+
+    def __init__(self, name: str, attributes: str, slot: int) -> None:
+        self.name = name
+        self.attributes = attributes  # raw attribute text: Noah's Ark compares these
+        self.slot = slot  # index on the stack of open elements; -1 when not open
+        self.attached = False  # a clone made by the adoption agency, just above ``slot``
+
+
+def _guard_walk(text: str) -> MarkupGuard:  # noqa: PLR0915
+    """Walk ``text`` like the HTML tree builder and rewrite what exceeds the limits.
+
+    The model keeps the stack of open elements (names, flags, the index of each name's
+    elements and of each kind of scope boundary, so every scope check is O(1)) and the
+    list of active formatting elements, with the insertion modes derived from the stack.
+    It follows the tree construction rules that decide how deep the stack gets and how
+    long the list is; where it simplifies, it keeps elements open rather than closing
+    them, so its counts err high. Every token costs O(1) amortised.
+    """
+    guard = MarkupGuard(text, walked=True)
+    names: list[str] = []
+    flags: list[int] = []
+    where: dict[str, list[int]] = {}
+    bounds: dict[int, list[int]] = {bit: [] for bit in _BOUNDARY_FLAGS}
+    html_at, special_at, special_li_at = bounds[_F_HTML], bounds[_F_SPECIAL], bounds[_F_SPECIAL_LI]
+    scope_at, button_at, list_at = bounds[_F_SCOPE], bounds[_F_BUTTON_SCOPE], bounds[_F_LIST_SCOPE]
+    table_at, context_at, heading_at = (
+        bounds[_F_TABLE_SCOPE],
+        bounds[_F_TABLE_CONTEXT],
+        bounds[_F_HEADING],
+    )
+    bound_lists: dict[int, tuple[list[int], ...]] = {}
+    element_flags: dict[str, int] = {}
+    segments: list[list[_Entry]] = [[]]  # list of active formatting elements, by marker
+    entry_at: dict[int, _Entry] = {}
+    attached: dict[int, list[_Entry]] = {}
+    ghosts: list[str] = []  # neutralised elements still "open" above the stack
+    ghost_count: dict[str, int] = {}
+    edits: list[tuple[int, int, str]] = []
+    options: dict[int, int] = {}  # <select> slot -> options inside
+    form_slot = -1  # the form element pointer: a slot, -2 once popped, -1 when unset
+    clones = clone_chars = 0
+    clone_budget = 4096 + len(text) // 16
+    clone_chars_budget = 65536 + len(text)
+
+    def flags_of(name: str) -> int:
+        value = element_flags.get(name)
+        if value is None:
+            value = element_flags[name] = _element_flags(name)
+        return value
+
+    def lists_of(value: int) -> tuple[list[int], ...]:
+        lists = bound_lists.get(value)
+        if lists is None:
+            lists = bound_lists[value] = tuple(bounds[bit] for bit in bounds if value & bit)
+        return lists
+
+    def push(name: str, value: int) -> int:
+        slot = len(names)
+        names.append(name)
+        flags.append(value)
+        slots = where.get(name)
+        if slots is None:
+            where[name] = [slot]
+        else:
+            slots.append(slot)
+        for lst in lists_of(value):
+            lst.append(slot)
+        if value & _F_MARKER:
+            segments.append([])
+        return slot
+
+    def pop_to(slot: int) -> None:
+        """Pop every element from ``slot`` up."""
+        nonlocal form_slot
+        while len(names) > slot:
+            top = len(names) - 1
+            value = flags.pop()
+            where[names.pop()].pop()
+            for lst in lists_of(value & ~_F_ENTRY):
+                lst.pop()
+            if value & _F_ENTRY:
+                entry_at.pop(top).slot = -1
+            if value & _F_MARKER:
+                segments.pop()
+            if attached:
+                for entry in attached.pop(top, ()):
+                    entry.slot = -1
+                    entry.attached = False
+            if top == form_slot:
+                form_slot = -2
+            if options:
+                options.pop(top, None)
+        if ghosts:
+            ghosts.clear()
+            ghost_count.clear()
+
+    def in_scope(name: str, boundaries: list[int]) -> int:
+        """Slot of the innermost ``name`` if it is in the scope ``boundaries`` define."""
+        slots = where.get(name)
+        if slots and slots[-1] >= boundaries[-1]:
+            return slots[-1]
+        return -1
+
+    def detach(entry: _Entry) -> None:
+        segment = segments[-1]
+        for k in range(len(segment) - 1, -1, -1):
+            if segment[k] is entry:
+                del segment[k]
+                break
+        if entry.attached:
+            attached[entry.slot].remove(entry)
+            entry.attached = False
+        elif entry.slot >= 0:
+            del entry_at[entry.slot]
+            flags[entry.slot] &= ~_F_ENTRY
+        entry.slot = -1
+
+    def last_entry(name: str) -> _Entry | None:
+        segment = segments[-1]
+        for k in range(len(segment) - 1, -1, -1):
+            if segment[k].name == name:
+                return segment[k]
+        return None
+
+    def reconstruct(at: int) -> None:
+        """Reopen the formatting elements left open, or close them if over budget."""
+        nonlocal clones, clone_chars
+        segment = segments[-1]
+        if not segment or segment[-1].slot >= 0:
+            return
+        first = len(segment) - 1
+        while first > 0 and segment[first - 1].slot < 0:
+            first -= 1
+        run = segment[first:]
+        size = sum(len(entry.attributes) for entry in run)
+        if clones + len(run) > clone_budget or clone_chars + size > clone_chars_budget:
+            # An end tag removes a formatting element that is not open from the list.
+            edits.append((at, at, "".join(f"</{entry.name}>" for entry in reversed(run))))
+            guard.closed += len(run)
+            del segment[first:]
+            return
+        clones += len(run)
+        clone_chars += size
+        for entry in run:
+            entry.slot = push(entry.name, flags_of(entry.name) | _F_ENTRY)
+            entry_at[entry.slot] = entry
+
+    def end_any(name: str) -> None:
+        """The "any other end tag" steps."""
+        slots = where.get(name)
+        if slots and slots[-1] >= special_at[-1]:
+            pop_to(slots[-1])
+
+    def adoption(name: str) -> None:
+        """The adoption agency algorithm, as far as the stack's depth goes."""
+        top = len(names) - 1
+        if names[top] == name and not flags[top] & _F_ENTRY:
+            pop_to(top)
+            return
+        for _ in range(8):
+            entry = last_entry(name)
+            if entry is None:
+                end_any(name)
+                return
+            slot = entry.slot
+            if slot < 0:
+                detach(entry)
+                return
+            if slot < scope_at[-1]:
+                return  # not in scope: ignored
+            k = bisect_right(special_at, slot)
+            if k == len(special_at):
+                own = not entry.attached
+                detach(entry)
+                pop_to(slot if own else slot + 1)
+                return
+            # The element moves below the furthest block: its old place stays (as a plain
+            # element, so the depth errs high) and it stays open with that block.
+            if entry.attached:
+                attached[slot].remove(entry)
+            else:
+                del entry_at[slot]
+                flags[slot] &= ~_F_ENTRY
+            entry.slot = special_at[k]
+            entry.attached = True
+            attached.setdefault(entry.slot, []).append(entry)
+
+    def neutralise(start: int, end: int, name: str | None) -> None:
+        edits.append((start, end, _NEUTRAL))
+        guard.neutralised += 1
+        if name is not None:
+            ghosts.append(name)
+            ghost_count[name] = ghost_count.get(name, 0) + 1
+
+    push("html", flags_of("html"))
+    size = len(text)
+    pos = 0
+    search = _MARKUP.search
+    while True:
+        match = search(text, pos)
+        if match is None:
+            break
+        start = match.start()
+        if start > pos:  # text: reopens formatting elements (not whitespace in tables)
+            segment = segments[-1]
+            if (
+                segment
+                and segment[-1].slot < 0
+                and (
+                    names[context_at[-1]] not in _IN_TABLE_MODES
+                    or text[pos:start].strip(_ASCII_WS)
+                )
+            ):
+                reconstruct(pos)
+        raw_name = match.group(2)
+        if raw_name is None:  # comment, bogus comment or CDATA section
+            if match.group(5):
+                if text.startswith(">", start + 4):
+                    pos = start + 5
+                elif text.startswith("->", start + 4):
+                    pos = start + 6
+                else:
+                    found = _COMMENT_END.search(text, start + 4)
+                    if found is None:
+                        break
+                    pos = found.end()
+            else:
+                closer = "]]>" if flags[-1] & _F_FOREIGN else ">"
+                if closer == "]]>" and not text.startswith("<![CDATA[", start):
+                    closer = ">"
+                found_at = text.find(closer, start + 2)
+                if found_at < 0:
+                    break
+                pos = found_at + len(closer)
+            continue
+        end = pos = match.end()
+        name = raw_name.lower()
+        top_flags = flags[-1]
+        if match.group(1):
+            # ------------------------------------------------------------------ end tag
+            if ghosts and (ghost_count.get(name) or ghost_count.get("~" + name)):
+                edits.append((start, end, _NEUTRAL))
+                guard.neutralised += 1
+                while ghosts:
+                    ghost = ghosts.pop()
+                    ghost_count[ghost] -= 1
+                    if ghost in (name, "~" + name):
+                        break
+                continue
+            if top_flags & _F_FOREIGN:
+                slots = where.get("~" + name)
+                if slots and slots[-1] > html_at[-1]:
+                    pop_to(slots[-1])
+                    continue
+            if names[-1] == "colgroup" and name != "colgroup":
+                pop_to(len(names) - 1)
+            if name in _BLOCK_END:
+                slot = in_scope(name, scope_at)
+            elif name == "p":
+                slot = in_scope("p", button_at)
+            elif name == "li":
+                slot = in_scope("li", list_at)
+            elif name in ("dd", "dt"):
+                slot = in_scope(name, scope_at)
+            elif name in _HEADINGS:
+                slot = heading_at[-1] if heading_at and heading_at[-1] > scope_at[-1] else -1
+            elif name == "form":
+                slot = -1
+                if where.get("template"):
+                    slot = in_scope("form", scope_at)
+                else:
+                    if form_slot >= 0 and form_slot > scope_at[-1] and form_slot == len(names) - 1:
+                        slot = form_slot  # (a form closed out of order stays open: errs high)
+                    form_slot = -1
+            elif name in _FORMATTING:
+                adoption(name)
+                continue
+            elif name in _TABLE_PARTS or name == "table":
+                slot = -1
+                if name == "colgroup":
+                    if names[-1] == "colgroup":
+                        slot = len(names) - 1
+                elif name != "col":
+                    slot = in_scope(name, table_at)
+            elif name in ("select", "template"):
+                slot = in_scope(name, scope_at if name == "select" else html_at)
+            elif name in ("body", "html", "br", "head"):
+                continue
+            else:
+                end_any(name)
+                continue
+            if slot >= 0:
+                pop_to(slot)
+            continue
+        # -------------------------------------------------------------------- start tag
+        attributes = match.group(3)
+        if len(attributes) > 2 * _MAX_ATTRIBUTES:
+            kept = 0
+            for attribute in _ATTRIBUTE.finditer(attributes):
+                kept += 1
+                if kept == _MAX_ATTRIBUTES:
+                    edits.append((match.start(3) + attribute.end(), match.end(3), ""))
+                    guard.trimmed += 1
+                    attributes = attributes[: attribute.end()]
+                    break
+        self_closing = match.group(4).endswith("/")
+        if top_flags & _F_FOREIGN and not (
+            top_flags & _F_HTML_POINT
+            or (top_flags & _F_TEXT_POINT and name not in ("mglyph", "malignmark"))
+            or (names[-1] == "~annotation-xml" and name == "svg")
+        ):
+            if name in _BREAKOUT or (
+                name == "font"
+                and any(
+                    _FONT_ATTRIBUTE.match(a.group().lstrip("\t\n\f\r /").partition("=")[0].strip())
+                    for a in _ATTRIBUTE.finditer(attributes)
+                )
+            ):
+                while flags[-1] & _F_FOREIGN and not flags[-1] & (_F_HTML_POINT | _F_TEXT_POINT):
+                    pop_to(len(names) - 1)
+            else:
+                if not self_closing:
+                    if len(names) >= MAX_NESTING_DEPTH:
+                        if name == "a":  # keep the link, without its content
+                            edits.append((end - 1, end - 1, " /"))
+                            guard.neutralised += 1
+                        else:
+                            neutralise(start, end, "~" + name)
+                        continue
+                    push("~" + name, flags_of("~" + name))
+                continue
+        if names[-1] == "colgroup" and name not in ("col", "template"):
+            pop_to(len(names) - 1)
+        if name in _VOID or name in _IGNORED:
+            if name == "hr":
+                slot = in_scope("p", button_at)
+                if slot >= 0:
+                    pop_to(slot)
+            elif name in ("input", "keygen"):
+                slot = in_scope("select", scope_at)
+                if slot >= 0:
+                    pop_to(slot)
+            if name not in _NO_RECONSTRUCT and name not in _IGNORED:
+                reconstruct(start)
+            continue
+        raw_end = _RAW_TEXT_END.get(name)
+        if raw_end is not None:  # an element of text: skipped whole
+            if name == "xmp":
+                slot = in_scope("p", button_at)
+                if slot >= 0:
+                    pop_to(slot)
+                reconstruct(start)
+            elif name == "textarea":
+                slot = in_scope("select", scope_at)
+                if slot >= 0:
+                    pop_to(slot)
+            closing = raw_end.search(text, end)
+            if closing is None:
+                break
+            tag = _MARKUP.match(text, closing.start())
+            if tag is None:
+                break
+            pos = tag.end()
+            continue
+        depth = len(names)
+        if depth >= MAX_NESTING_DEPTH and name != "a" and (
+            name != "template" or depth >= 2 * MAX_NESTING_DEPTH
+        ):
+            neutralise(start, end, name)
+            continue
+        if name in _TABLE_PARTS or name == "table":
+            table = table_at[-1]
+            if name == "table":
+                if names[context_at[-1]] in _IN_TABLE_MODES and names[table] == "table":
+                    pop_to(table)  # a table in a table closes it
+                push("table", flags_of("table"))
+            elif names[table] == "template":
+                push(name, flags_of(name))
+            elif names[table] == "table":  # else: ignored outside tables
+                anchor = table
+                if name in ("td", "th", "tr"):
+                    for k in range(len(context_at) - 1, -1, -1):
+                        slot = context_at[k]
+                        if slot <= table:
+                            break
+                        if names[slot] in _TABLE_SECTIONS or (names[slot] == "tr" and name != "tr"):
+                            anchor = slot
+                            break
+                pop_to(anchor + 1)
+                if name in ("td", "th", "tr"):
+                    if names[anchor] == "table":
+                        push("tbody", flags_of("tbody"))
+                        if name != "tr":
+                            push("tr", flags_of("tr"))
+                    elif names[anchor] != "tr" and name != "tr":
+                        push("tr", flags_of("tr"))
+                    push(name, flags_of(name))
+                else:
+                    part = "colgroup" if name == "col" else name
+                    push(part, flags_of(part))
+            continue
+        if name in _CLOSES_P:
+            slot = in_scope("p", button_at)
+            if slot >= 0:
+                pop_to(slot)
+            if name == "li":
+                slots = where.get("li")
+                if slots and slots[-1] >= special_li_at[-1]:
+                    pop_to(slots[-1])
+            elif name in ("dd", "dt"):
+                dd, dt = where.get("dd"), where.get("dt")
+                slot = max(dd[-1] if dd else -1, dt[-1] if dt else -1)
+                if slot >= 0 and slot >= special_li_at[-1]:
+                    pop_to(slot)
+            elif name in _HEADINGS:
+                if flags[-1] & _F_HEADING:
+                    pop_to(len(names) - 1)
+            elif name == "form":
+                if form_slot != -1 and not where.get("template"):
+                    continue  # a form inside a form is ignored
+                form_slot = len(names)
+            push(name, flags_of(name))
+            if name == "plaintext":
+                break  # the rest is text
+            continue
+        if name in _FORMATTING:
+            if name == "a":
+                previous = last_entry("a")
+                if previous is not None:
+                    adoption("a")
+                    if last_entry("a") is previous:
+                        detach(previous)
+            elif name == "nobr":
+                reconstruct(start)
+                if in_scope("nobr", scope_at) >= 0:
+                    adoption("nobr")
+            reconstruct(start)
+            segment = segments[-1]
+            if len(segment) >= _MAX_FORMATTING and name != "a":
+                neutralise(start, end, name)
+                continue
+            same = [e for e in segment if e.name == name and e.attributes == attributes]
+            if len(same) >= 3:  # Noah's Ark: at most three identical entries
+                detach(same[0])
+            entry = _Entry(name, attributes, push(name, flags_of(name) | _F_ENTRY))
+            segment.append(entry)
+            entry_at[entry.slot] = entry
+            continue
+        if name == "button":
+            slot = in_scope("button", scope_at)
+            if slot >= 0:
+                pop_to(slot)
+        elif name == "select":
+            slot = in_scope("select", scope_at)
+            if slot >= 0:  # a select in a select closes it
+                pop_to(slot)
+                continue
+        elif name in ("option", "optgroup"):
+            if names[-1] == "option":
+                pop_to(len(names) - 1)
+            slots = where.get("select")
+            if slots and not guard.no_events:
+                count = options[slots[-1]] = options.get(slots[-1], 0) + 1
+                guard.no_events = count > _MAX_OPTIONS
+        elif name in ("rb", "rtc", "rp", "rt"):
+            if in_scope("ruby", scope_at) >= 0:
+                implied = ("rb", "rp", "rt", "rtc") if name in ("rb", "rtc") else ("rb", "rp", "rt")
+                while names[-1] in implied:
+                    pop_to(len(names) - 1)
+        elif name in ("svg", "math"):
+            reconstruct(start)
+            if not self_closing:
+                push("~" + name, flags_of("~" + name))
+            continue
+        if name not in _NO_RECONSTRUCT:
+            reconstruct(start)
+        push(name, flags_of(name))
+    if match is None and pos < size:
+        _drop_unterminated_flood(text, pos, guard, edits)
+    if edits:
+        guard.text = _apply_edits(text, edits)
+    return guard
+
+
+def _drop_unterminated_flood(
+    text: str, pos: int, guard: MarkupGuard, edits: list[tuple[int, int, str]]
+) -> None:
+    """Drop a start tag that runs to the end of the document with an attribute flood.
+
+    The tokenizer drops such a tag (EOF in a tag) but still reads its attributes one by
+    one; cutting the document before it gives the same tree.
+    """
+    start = text.find("<", pos)
+    while start >= 0:
+        if text[start + 1 : start + 2].isalpha() and _MARKUP.match(text, start) is None:
+            rest = text[start:]
+            if len(rest) > 2 * _MAX_ATTRIBUTES and _count_attributes(rest) > _MAX_ATTRIBUTES:
+                edits.append((start, len(text), ""))
+                guard.trimmed += 1
+            return
+        start = text.find("<", start + 1)
+
+
+def _apply_edits(text: str, edits: list[tuple[int, int, str]]) -> str:
+    """``text`` with each (start, end, replacement) applied; later overlapping ones lose."""
+    edits.sort(key=lambda edit: (edit[0], edit[1]))
+    parts: list[str] = []
+    last = 0
+    for start, end, replacement in edits:
+        if start < last:
+            continue  # inside a tag that was already replaced
+        parts.append(text[last:start])
+        parts.append(replacement)
+        last = end
+    parts.append(text[last:])
+    return "".join(parts)

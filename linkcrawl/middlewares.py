@@ -16,6 +16,7 @@ from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
 from scrapy.utils.httpobj import urlparse_cached
 
+from linkcrawl.frontier.meta import redis_url
 from linkcrawl.signals import host_delay
 from linkcrawl.urls import is_private_address
 
@@ -65,7 +66,7 @@ class HostPolicyMiddleware:
             bot_name=s["LINKCRAWL_BOT_NAME"],
         )
         o.crawler = crawler
-        o.redis_mode = bool(s.get("LINKCRAWL_REDIS_URL"))
+        o.redis_mode = bool(redis_url(s))
         crawler.signals.connect(o.robots_parsed, signal=signals.robots_parsed)
         return o
 

@@ -58,11 +58,12 @@ ITEM_PIPELINES = {
 }
 
 # Environment overrides: only these, so a stray variable cannot change a crawl.
+# (LINKCRAWL_REDIS_URL is read from the environment by the frontier itself, so that a
+# password in it never appears in Scrapy's "Overridden settings" log line.)
 ENV_SETTINGS = (
     "LINKCRAWL_OUTPUT",
     "LINKCRAWL_CRAWL_ID",
     "LINKCRAWL_WORKER_ID",
-    "LINKCRAWL_REDIS_URL",
     "CONCURRENT_REQUESTS",
     "CONCURRENT_REQUESTS_PER_DOMAIN",
 )

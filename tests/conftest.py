@@ -117,12 +117,13 @@ def start_crawl(
     spider_args: dict[str, str],
     settings: dict[str, str] | None = None,
     log: Path,
+    env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     """A crawl running in the background, its log in a file (no pipe to fill up)."""
     with open(log, "wb") as log_file:
         return subprocess.Popen(
             crawl_command(out, spider_args, settings),
-            env=crawl_env(proxy),
+            env={**crawl_env(proxy), **(env or {})},
             cwd=tempfile.gettempdir(),
             stdout=log_file,
             stderr=subprocess.STDOUT,

@@ -78,11 +78,15 @@ def _kill_leftover_workers() -> Any:
 
 
 def workers(
-    n: int, out: Path, testweb: WebServer, settings: dict[str, str]
+    n: int,
+    out: Path,
+    testweb: WebServer,
+    settings: dict[str, str],
+    env: dict[str, str] | None = None,
 ) -> list[subprocess.Popen[bytes]]:
     procs = [
         start_crawl(out, proxy=testweb.address, spider_args={}, settings=settings,
-                    log=out.parent / f"worker-{i}.log")
+                    log=out.parent / f"worker-{i}.log", env=env)
         for i in range(n)
     ]  # fmt: skip
     _RUNNING.extend(procs)
@@ -265,3 +269,38 @@ def test_dead_redis_is_one_clear_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert str(port) in result.stderr and "secret" not in result.stderr
+
+
+def test_sigterm_with_a_password_url_releases_and_loses_nothing(
+    testweb: WebServer, redis: RedisServer, tmp_path: Path
+) -> None:
+    # A password-protected Redis, reached through redis://:password@host:port/db.
+    redis.client().config_set("requirepass", "s3cret")
+    url = redis.url.replace("redis://", "redis://:s3cret@")
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text("\n".join(testweb.web.seeds()) + "\n")
+    seeded = subprocess.run(
+        [sys.executable, "-m", "linkcrawl.cli", "seed", "--file", str(seeds), "--redis-url",
+         url, "--crawl-id", "it"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert seeded.returncode == 0, seeded.stderr
+    testweb.reset()
+    out = tmp_path / "out"
+    # the password travels in the environment, never on a command line or in a log
+    settings = redis_settings(redis)
+    del settings["LINKCRAWL_REDIS_URL"]
+    procs = workers(2, out, testweb, settings, env={"LINKCRAWL_REDIS_URL": url})
+    time.sleep(2.0)
+    procs[0].send_signal(signal.SIGTERM)
+    started = time.monotonic()
+    procs[0].wait(timeout=30)
+    assert time.monotonic() - started < 30
+    assert procs[0].returncode == 0
+    wait_all(procs, out)
+    log = (out.parent / "worker-0.log").read_text()
+    assert "Received SIGTERM" in log and "closed (shutdown)" in log
+    assert "s3cret" not in log
+    got = non_trap(read_edges(out, latest=True), testweb)
+    want = expected_edge_set(testweb)
+    assert got == want, (list((want - got).items())[:3], list((got - want).items())[:3])

@@ -1,8 +1,20 @@
-"""Request.meta keys the Redis frontier sets on leased requests."""
+"""Request.meta keys the Redis frontier sets on leased requests, and its on switch."""
 
 from __future__ import annotations
+
+import os
+from typing import Any
 
 #: the lease to acknowledge once the response's rows are committed
 LEASE_META_KEY = "linkcrawl_lease"
 #: failed attempts before this lease (download errors, expired leases)
 ATTEMPTS_META_KEY = "linkcrawl_attempts"
+
+
+def redis_url(settings: Any) -> str:
+    """``LINKCRAWL_REDIS_URL`` from ``-s``/settings, else from the environment.
+
+    The environment value is read here rather than copied into the settings: Scrapy logs
+    overridden settings at start-up, and a Redis password must not reach the logs.
+    """
+    return str(settings.get("LINKCRAWL_REDIS_URL") or os.environ.get("LINKCRAWL_REDIS_URL", ""))

@@ -29,7 +29,7 @@ from scrapy.utils.misc import load_object
 
 from linkcrawl import signals as lc_signals
 from linkcrawl.fingerprint import URL_META_KEY
-from linkcrawl.frontier.meta import LEASE_META_KEY
+from linkcrawl.frontier.meta import LEASE_META_KEY, redis_url
 from linkcrawl.frontier.store import (
     Frontier,
     FrontierConfig,
@@ -103,7 +103,7 @@ class FrontierScheduler(BaseScheduler):
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Any:  # Self or Scrapy's Scheduler
-        url = crawler.settings.get("LINKCRAWL_REDIS_URL")
+        url = redis_url(crawler.settings)
         if not url:
             default = load_object("scrapy.core.scheduler.Scheduler")
             return default.from_crawler(crawler)

@@ -15,7 +15,7 @@ import scrapy
 from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
 
 from linkcrawl.fingerprint import URL_META_KEY
-from linkcrawl.frontier.meta import ATTEMPTS_META_KEY, LEASE_META_KEY
+from linkcrawl.frontier.meta import ATTEMPTS_META_KEY, LEASE_META_KEY, redis_url
 from linkcrawl.items import PageItem
 from linkcrawl.links import extract, redirect_link
 from linkcrawl.policy import (
@@ -90,7 +90,7 @@ class BacklinksSpider(scrapy.Spider):
             spider.anchor_max_chars = s.getint("LINKCRAWL_ANCHOR_MAX_CHARS")
             spider.bot_name = s["LINKCRAWL_BOT_NAME"]
             spider.max_attempts = s.getint("FRONTIER_MAX_ATTEMPTS")
-            redis_mode = bool(s.get("LINKCRAWL_REDIS_URL"))
+            redis_mode = bool(redis_url(s))
             # With a Redis frontier, seeds usually come from `linkcrawl seed`.
             spider.seed_urls = load_seeds(
                 spider.seed_arg,
