@@ -35,12 +35,13 @@ Choices the rules leave open, made here:
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from charset_normalizer import from_bytes
-from selectolax.lexbor import LexborHTMLParser
+from selectolax.lexbor import LexborDocumentOptions, LexborHTMLParser
 from w3lib.encoding import html_to_unicode, resolve_encoding
 
 from linkcrawl.urls import DEFAULT_STRIP_QUERY_PARAMS, UnsupportedScheme, URLError, canonicalize
@@ -52,9 +53,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LINK_TYPES",
+    "MAX_NESTING_DEPTH",
     "Link",
+    "MarkupGuard",
     "PageFacts",
     "extract",
+    "guard_markup",
     "parse_link_header_canonical",
     "parse_meta_refresh",
     "redirect_link",
@@ -156,7 +160,10 @@ def extract(
         default_encoding="ascii",
         auto_detect_fun=_detect_encoding,
     )
-    tree = LexborHTMLParser(text)
+    # Hostile markup (deep nesting, attribute floods...) is defused first: see guard_markup.
+    guard = guard_markup(text)
+    text = guard.text
+    tree = LexborHTMLParser(text, options=_NO_EVENTS if guard.no_events else 0)
 
     anchors: list[tuple[LexborNode, str]] = []
     base_href: str | None = None
@@ -714,6 +721,7 @@ _GUARD_WINDOW = 8192
 _GUARD_LONG_ATTRIBUTES = 65536
 
 _NEUTRAL = "<!---->"  # what a neutralised tag becomes: a comment, inert in every context
+_NO_EVENTS = LexborDocumentOptions.WO_EVENTS
 
 # One tag or comment opening, tokenized as the HTML tokenizer does: groups 1 "/" of an end
 # tag, 2 the tag name, 3 the attributes, 4 what precedes ">" ("/" = self-closing); 5 a
@@ -765,49 +773,61 @@ _BOUNDARY_FLAGS = (
     _F_HEADING,
 )
 
+
+def _names(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
-_SPECIAL = frozenset(
-    "address applet area article aside base basefont bgsound blockquote body br button "
-    "caption center col colgroup dd details dir div dl dt embed fieldset figcaption figure "
-    "footer form frame frameset head header hgroup hr html iframe img input keygen li link "
-    "listing main marquee menu meta nav noembed noframes noscript object ol p param "
-    "plaintext pre script search section select source style summary table tbody td "
-    "template textarea tfoot th thead title tr track ul wbr xmp".split()
-) | _HEADINGS
-_SCOPE = frozenset("applet caption html table td th marquee object template".split())
-_TABLE_CONTEXT = frozenset(
-    "table tbody thead tfoot tr td th caption colgroup template html".split()
+_SPECIAL = (
+    _names(
+        "address applet area article aside base basefont bgsound blockquote body br button "
+        "caption center col colgroup dd details dir div dl dt embed fieldset figcaption figure "
+        "footer form frame frameset head header hgroup hr html iframe img input keygen li link "
+        "listing main marquee menu meta nav noembed noframes noscript object ol p param "
+        "plaintext pre script search section select source style summary table tbody td "
+        "template textarea tfoot th thead title tr track ul wbr xmp"
+    )
+    | _HEADINGS
 )
-_MARKERS = frozenset("applet marquee object template td th caption".split())
-_FORMATTING = frozenset("a b big code em font i nobr s small strike strong tt u".split())
-_VOID = frozenset(
+_SCOPE = _names("applet caption html table td th marquee object template")
+_TABLE_CONTEXT = _names("table tbody thead tfoot tr td th caption colgroup template html")
+_MARKERS = _names("applet marquee object template td th caption")
+_FORMATTING = _names("a b big code em font i nobr s small strike strong tt u")
+_VOID = _names(
     "area base basefont bgsound br col embed frame hr image img input keygen link meta "
-    "param source track wbr".split()
+    "param source track wbr"
 )
-_IGNORED = frozenset("html body head frameset frame".split())
-_CLOSES_P = frozenset(
-    "address article aside blockquote center details dialog dir div dl fieldset figcaption "
-    "figure footer header hgroup main menu nav ol p search section summary ul pre listing "
-    "form li dd dt plaintext hr xmp".split()
-) | _HEADINGS
-_BLOCK_END = frozenset(
+_IGNORED = _names("html body head frameset frame")
+_CLOSES_P = (
+    _names(
+        "address article aside blockquote center details dialog dir div dl fieldset figcaption "
+        "figure footer header hgroup main menu nav ol p search section summary ul pre listing "
+        "form li dd dt plaintext hr xmp"
+    )
+    | _HEADINGS
+)
+_BLOCK_END = _names(
     "address article aside blockquote button center details dialog dir div dl fieldset "
     "figcaption figure footer header hgroup listing main menu nav ol pre search section "
-    "summary ul applet marquee object".split()
+    "summary ul applet marquee object"
 )
-_NO_RECONSTRUCT = _CLOSES_P | frozenset(
+_NO_RECONSTRUCT = _CLOSES_P | _names(
     "table textarea template html body head frameset frame caption col colgroup tbody "
     "thead tfoot tr td th param source track base basefont bgsound link meta rb rtc rp "
-    "rt".split()
+    "rt"
 )
-_TABLE_PARTS = frozenset("caption col colgroup tbody thead tfoot tr td th".split())
+_TABLE_PARTS = _names("caption col colgroup tbody thead tfoot tr td th")
 _TABLE_SECTIONS = frozenset({"tbody", "thead", "tfoot"})
 _IN_TABLE_MODES = frozenset({"table", "tbody", "thead", "tfoot", "tr"})
-_BREAKOUT = frozenset(
-    "b big blockquote body br center code dd div dl dt em embed head hr i img li listing "
-    "menu meta nobr ol p pre ruby s small span strong strike sub sup table tt u ul "
-    "var".split()
-) | _HEADINGS
+_BREAKOUT = (
+    _names(
+        "b big blockquote body br center code dd div dl dt em embed head hr i img li listing "
+        "menu meta nobr ol p pre ruby s small span strong strike sub sup table tt u ul "
+        "var"
+    )
+    | _HEADINGS
+)
 _HTML_POINTS = frozenset({"~foreignobject", "~desc", "~title", "~annotation-xml"})
 _TEXT_POINTS = frozenset({"~mi", "~mo", "~mn", "~ms", "~mtext"})
 
@@ -936,7 +956,7 @@ def _suspicious_tag(text: str, pos: int) -> bool:
     match = _MARKUP.match(text, pos)
     if match is None:
         # a start tag that runs to the end of the document: its attributes still count
-        return text.startswith("<", pos) and text[pos + 1 : pos + 2].isalpha()
+        return text.startswith("<", pos) and _is_ascii_letter(text[pos + 1 : pos + 2])
     name = match.group(2)
     if name is None or match.group(1):
         return False
@@ -969,7 +989,7 @@ class _Entry:
         self.attached = False  # a clone made by the adoption agency, just above ``slot``
 
 
-def _guard_walk(text: str) -> MarkupGuard:  # noqa: PLR0915
+def _guard_walk(text: str) -> MarkupGuard:
     """Walk ``text`` like the HTML tree builder and rewrite what exceeds the limits.
 
     The model keeps the stack of open elements (names, flags, the index of each name's
@@ -1156,9 +1176,9 @@ def _guard_walk(text: str) -> MarkupGuard:  # noqa: PLR0915
             ghost_count[name] = ghost_count.get(name, 0) + 1
 
     push("html", flags_of("html"))
-    size = len(text)
     pos = 0
     search = _MARKUP.search
+    match: re.Match[str] | None = None
     while True:
         match = search(text, pos)
         if match is None:
@@ -1170,8 +1190,7 @@ def _guard_walk(text: str) -> MarkupGuard:  # noqa: PLR0915
                 segment
                 and segment[-1].slot < 0
                 and (
-                    names[context_at[-1]] not in _IN_TABLE_MODES
-                    or text[pos:start].strip(_ASCII_WS)
+                    names[context_at[-1]] not in _IN_TABLE_MODES or text[pos:start].strip(_ASCII_WS)
                 )
             ):
                 reconstruct(pos)
@@ -1245,8 +1264,11 @@ def _guard_walk(text: str) -> MarkupGuard:  # noqa: PLR0915
                         slot = len(names) - 1
                 elif name != "col":
                     slot = in_scope(name, table_at)
-            elif name in ("select", "template"):
-                slot = in_scope(name, scope_at if name == "select" else html_at)
+            elif name == "select":
+                slot = in_scope("select", scope_at)
+            elif name == "template":
+                templates = where.get("template")
+                slot = templates[-1] if templates else -1
             elif name in ("body", "html", "br", "head"):
                 continue
             else:
@@ -1258,9 +1280,7 @@ def _guard_walk(text: str) -> MarkupGuard:  # noqa: PLR0915
         # -------------------------------------------------------------------- start tag
         attributes = match.group(3)
         if len(attributes) > 2 * _MAX_ATTRIBUTES:
-            kept = 0
-            for attribute in _ATTRIBUTE.finditer(attributes):
-                kept += 1
+            for kept, attribute in enumerate(_ATTRIBUTE.finditer(attributes), 1):
                 if kept == _MAX_ATTRIBUTES:
                     edits.append((match.start(3) + attribute.end(), match.end(3), ""))
                     guard.trimmed += 1
@@ -1326,8 +1346,10 @@ def _guard_walk(text: str) -> MarkupGuard:  # noqa: PLR0915
             pos = tag.end()
             continue
         depth = len(names)
-        if depth >= MAX_NESTING_DEPTH and name != "a" and (
-            name != "template" or depth >= 2 * MAX_NESTING_DEPTH
+        if (
+            depth >= MAX_NESTING_DEPTH
+            and name != "a"
+            and (name != "template" or depth >= 2 * MAX_NESTING_DEPTH)
         ):
             neutralise(start, end, name)
             continue
@@ -1438,7 +1460,7 @@ def _guard_walk(text: str) -> MarkupGuard:  # noqa: PLR0915
         if name not in _NO_RECONSTRUCT:
             reconstruct(start)
         push(name, flags_of(name))
-    if match is None and pos < size:
+    if match is None:
         _drop_unterminated_flood(text, pos, guard, edits)
     if edits:
         guard.text = _apply_edits(text, edits)
@@ -1453,15 +1475,19 @@ def _drop_unterminated_flood(
     The tokenizer drops such a tag (EOF in a tag) but still reads its attributes one by
     one; cutting the document before it gives the same tree.
     """
+    # No "<" after ``pos`` starts markup that ends, so the first "<" and letter is it.
     start = text.find("<", pos)
-    while start >= 0:
-        if text[start + 1 : start + 2].isalpha() and _MARKUP.match(text, start) is None:
-            rest = text[start:]
-            if len(rest) > 2 * _MAX_ATTRIBUTES and _count_attributes(rest) > _MAX_ATTRIBUTES:
-                edits.append((start, len(text), ""))
-                guard.trimmed += 1
-            return
+    while start >= 0 and not _is_ascii_letter(text[start + 1 : start + 2]):
         start = text.find("<", start + 1)
+    if start < 0 or len(text) - start <= 2 * _MAX_ATTRIBUTES:
+        return
+    if _count_attributes(text[start:]) > _MAX_ATTRIBUTES:
+        edits.append((start, len(text), ""))
+        guard.trimmed += 1
+
+
+def _is_ascii_letter(char: str) -> bool:
+    return char.isascii() and char.isalpha()
 
 
 def _apply_edits(text: str, edits: list[tuple[int, int, str]]) -> str:
