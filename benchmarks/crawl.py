@@ -3,7 +3,10 @@
     python benchmarks/crawl.py [--pages 20000] [--hosts 20] [--skip-plain]
 
 1. plain Scrapy: its own scheduler, ``LinkExtractor``, one JSON-lines feed item per link
-   (``benchmarks/plain_scrapy_spider.py``), the baseline;
+   (``benchmarks/plain_scrapy_spider.py``), the baseline. Scrapy does not canonicalise
+   URLs the way linkcrawl does, so it re-fetches the test web's URL variants (``:80``,
+   ``utm_*``, upper-case hosts...) without end; it is stopped after as many pages as the
+   test web has (``CLOSESPIDER_PAGECOUNT``), and its rate is pages fetched per second;
 2. linkcrawl embedded (Scrapy's scheduler, lexbor extraction, Parquet);
 3. linkcrawl with the Redis frontier, 1 worker;
 4. linkcrawl with the Redis frontier, 2 workers.
@@ -141,7 +144,8 @@ def main() -> int:
         cmd = [sys.executable, "-m", "scrapy", "runspider",
                str(ROOT / "benchmarks" / "plain_scrapy_spider.py"),
                "-a", f"seeds_file={seeds_file}", "-o", str(run_dir / "links.jsonl"),
-               *settings_args({**COMMON, "ROBOTSTXT_OBEY": "True"})]  # fmt: skip
+               *settings_args({**COMMON, "ROBOTSTXT_OBEY": "True",
+                               "CLOSESPIDER_PAGECOUNT": str(args.pages)})]  # fmt: skip
         return [cmd], env_for(proxy, settings_module=False), None
 
     def linkcrawl(run_dir: Path, proxy: str, extra: dict[str, str] | None = None,

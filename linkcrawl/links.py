@@ -172,6 +172,7 @@ def extract(
     refresh_content: str | None = None
     robots: list[str] = []
     base_seen = title_seen = canonical_seen = False
+    foreign: dict[int, bool] = {}  # _in_foreign_content's memo: each ancestor walked once
     for node in tree.css(_SELECTOR):
         tag = node.tag
         if tag in ("a", "area"):
@@ -196,15 +197,15 @@ def extract(
                 continue
             attrs = node.attributes
             rel = attrs.get("rel")
-            if rel and "canonical" in _split_rel(rel) and not _in_foreign_content(node):
+            if rel and "canonical" in _split_rel(rel) and not _in_foreign_content(node, foreign):
                 canonical_seen = True
                 canonical_href = attrs.get("href") or ""
         elif tag == "title":
-            if not title_seen and not _in_foreign_content(node):
+            if not title_seen and not _in_foreign_content(node, foreign):
                 title_seen = True
                 collapsed = _collapse_prefix(node.text(), TITLE_MAX_CHARS)
                 title = collapsed[:TITLE_MAX_CHARS] or None
-        elif tag == "base" and not base_seen and not _in_foreign_content(node):
+        elif tag == "base" and not base_seen and not _in_foreign_content(node, foreign):
             base_seen = True
             base_href = node.attributes.get("href") or ""
 
@@ -214,15 +215,33 @@ def extract(
         base_url = _canonical_or_none(base_href, url, strip_params) or url
 
     # The <img> elements inside links, by their nearest enclosing <a>: one more selector
-    # query is cheaper than walking every link's subtree.
+    # query is cheaper than walking every link's subtree. The walks up are memoised, so
+    # many images deep inside one link cost one walk.
     link_images: dict[int, list[LexborNode]] = {}
     if anchors:
+        nearest: dict[int, int] = {}  # element -> its nearest enclosing <a>, 0 for none
         for img in tree.css("a img"):
             parent = img.parent
-            while parent is not None and parent.tag != "a":
-                parent = parent.parent
-            if parent is not None:
+            if parent is not None and parent.tag == "a":  # the usual case
                 link_images.setdefault(parent.mem_id, []).append(img)
+                continue
+            path: list[int] = []
+            link = 0
+            while parent is not None:
+                key = parent.mem_id
+                known = nearest.get(key)
+                if known is not None:
+                    link = known
+                    break
+                if parent.tag == "a":
+                    link = key
+                    break
+                path.append(key)
+                parent = parent.parent
+            for key in path:
+                nearest[key] = link
+            if link:
+                link_images.setdefault(link, []).append(img)
 
     links, fragment_links, non_http_links, invalid_links = _anchor_links(
         anchors,
@@ -567,14 +586,29 @@ def _split_rel(value: str) -> tuple[str, ...]:
     return tuple(tokens)
 
 
-def _in_foreign_content(node: LexborNode) -> bool:
-    """Whether ``node`` sits inside inline SVG or MathML (so it is not an HTML element)."""
+def _in_foreign_content(node: LexborNode, memo: dict[int, bool]) -> bool:
+    """Whether ``node`` sits inside inline SVG or MathML (so it is not an HTML element).
+
+    ``memo`` remembers the answer for every ancestor walked, so that many candidates
+    deep in one subtree (hostile markup) cost one walk, not one each.
+    """
+    path: list[int] = []
+    inside = False
     parent = node.parent
     while parent is not None:
+        key = parent.mem_id
+        known = memo.get(key)
+        if known is not None:
+            inside = known
+            break
         if parent.tag in ("svg", "math"):
-            return True
+            inside = True
+            break
+        path.append(key)
         parent = parent.parent
-    return False
+    for key in path:
+        memo[key] = inside
+    return inside
 
 
 def _x_robots_directives(value: str, agents: set[str]) -> str | None:
@@ -694,7 +728,7 @@ def _quoted_string(value: str, pos: int) -> tuple[str, int]:
 # element left open on each text or tag (reconstruction, which copies the attributes),
 # and compares every attribute of a tag with the ones before it. On ordinary pages all of
 # these are small; a page built to make them large is parsed in quadratic time or
-# memory. _guard_markup() walks such a page once, modelling the HTML tree construction
+# memory. _guard_walk() walks such a page once, modelling the HTML tree construction
 # closely enough to know those sizes, and rewrites the markup that would exceed the
 # limits below before lexbor sees it. _needs_guard() decides, cheaply, which pages that
 # walk is for.
@@ -720,7 +754,9 @@ _GUARD_WINDOW = 8192
 # reopening of the element copies them.
 _GUARD_LONG_ATTRIBUTES = 65536
 
-_NEUTRAL = "<!---->"  # what a neutralised tag becomes: a comment, inert in every context
+# What a neutralised tag becomes: an empty (bogus) comment, inert in every context, even
+# in script data ("<!--" would not be).
+_NEUTRAL = "<!>"
 _NO_EVENTS = LexborDocumentOptions.WO_EVENTS
 
 # One tag or comment opening, tokenized as the HTML tokenizer does: groups 1 "/" of an end
@@ -738,6 +774,11 @@ _MARKUP = re.compile(
 )
 _ATTRIBUTE = re.compile(_ATTR_RE)
 _COMMENT_END = re.compile(r"--!?>")
+_HTML_ENCODING = re.compile(
+    r"(?:^|[\t\n\f\r /])encoding[\t\n\f\r ]*=[\t\n\f\r ]*[\"']?"
+    r"(?:text/html|application/xhtml\+xml)(?:[\"'\t\n\f\r /]|$)",
+    re.IGNORECASE,
+)
 _FONT_ATTRIBUTE = re.compile(r"(?:color|face|size)$", re.IGNORECASE)
 # Elements whose content is text up to their end tag (in HTML content; scripting is off,
 # so <noscript> is markup).
@@ -790,7 +831,8 @@ _SPECIAL = (
     )
     | _HEADINGS
 )
-_SCOPE = _names("applet caption html table td th marquee object template")
+# (lexbor, like the 2025 HTML standard's customizable <select>, also stops at <select>)
+_SCOPE = _names("applet caption html table td th marquee object template select")
 _TABLE_CONTEXT = _names("table tbody thead tfoot tr td th caption colgroup template html")
 _MARKERS = _names("applet marquee object template td th caption")
 _FORMATTING = _names("a b big code em font i nobr s small strike strong tt u")
@@ -812,11 +854,6 @@ _BLOCK_END = _names(
     "figcaption figure footer header hgroup listing main menu nav ol pre search section "
     "summary ul applet marquee object"
 )
-_NO_RECONSTRUCT = _CLOSES_P | _names(
-    "table textarea template html body head frameset frame caption col colgroup tbody "
-    "thead tfoot tr td th param source track base basefont bgsound link meta rb rtc rp "
-    "rt"
-)
 _TABLE_PARTS = _names("caption col colgroup tbody thead tfoot tr td th")
 _TABLE_SECTIONS = frozenset({"tbody", "thead", "tfoot"})
 _IN_TABLE_MODES = frozenset({"table", "tbody", "thead", "tfoot", "tr"})
@@ -828,13 +865,16 @@ _BREAKOUT = (
     )
     | _HEADINGS
 )
-_HTML_POINTS = frozenset({"~foreignobject", "~desc", "~title", "~annotation-xml"})
-_TEXT_POINTS = frozenset({"~mi", "~mo", "~mn", "~ms", "~mtext"})
+# The model names SVG elements "~name" and MathML elements "^name".
+_HTML_POINTS = frozenset({"~foreignobject", "~desc", "~title"})  # and some annotation-xml
+_TEXT_POINTS = frozenset({"^mi", "^mo", "^mn", "^ms", "^mtext"})
 
 
 def _element_flags(name: str) -> int:
-    """Flags of an element on the model's stack; foreign names start with "~"."""
-    if name[0] == "~":
+    """Flags of an element on the model's stack ("~svg-element", "^mathml-element")."""
+    if name[0] in "~^":
+        if name == "^annotation-xml":  # an HTML integration point only for HTML content
+            return _F_FOREIGN | _F_SPECIAL | _F_SPECIAL_LI | _scope_flags()
         if name in _TEXT_POINTS:
             return _F_FOREIGN | _F_TEXT_POINT | _F_SPECIAL | _F_SPECIAL_LI | _scope_flags()
         if name in _HTML_POINTS:
@@ -874,6 +914,7 @@ class MarkupGuard:
     trimmed: int = 0  # start tags whose attributes beyond the limit were dropped
     closed: int = 0  # formatting elements closed rather than reopened once more
     no_events: bool = False  # a <select> too large for lexbor's option bookkeeping
+    depth: int = 0  # most elements the walk saw open at once (after its rewriting)
 
     @property
     def changed(self) -> bool:
@@ -914,32 +955,37 @@ def guard_markup(text: str) -> MarkupGuard:
 def _needs_guard(text: str) -> bool:
     """Whether ``text`` may hold markup that the walk has to defuse.
 
-    Small pages never (see guard_markup). Larger pages are looked at in windows of
-    8 K characters: "<" minus twice "</" is a count of start tags left open there, give
-    or take void elements and implied end tags; a window or a prefix of the page where
-    they are both many and most of the tags means deep nesting (or many open formatting
-    elements). A window without "<" is inside one tag, a comment or raw text: the tag it
-    is in is checked for an attribute flood, or a formatting element with huge
-    attributes. This is a heuristic: markup written to defeat it (stray end tags that
-    balance the count, say) is not caught.
+    A window of 8 K characters without "<" is inside one tag, a comment or text: the
+    tag it is in is checked for an attribute flood, or for being a formatting element
+    with huge attributes (see guard_markup). Past that, small pages are never walked
+    (see guard_markup). On larger ones "<" and "</" are counted in each window: "<"
+    minus twice "</" counts start tags left open, give or take void elements and
+    implied end tags; a window, or a prefix of the page, where they are both many and
+    most of the tags means deep nesting or many open formatting elements.
+
+    This is a heuristic: markup written to defeat it (stray end tags that balance the
+    counts, say) is not caught.
     """
     size = len(text)
-    count = text.count
-    if size <= _GUARD_FREE_CHARS and count("<") <= _GUARD_FREE_TAGS:
-        return False
-    total_tags = total_open = 0
+    window = _GUARD_WINDOW
+    find = text.find
     checked = -1
-    for start in range(0, size, _GUARD_WINDOW):
-        end = start + _GUARD_WINDOW
-        tags = count("<", start, end)
-        if not tags:
+    for start in range(0, size, window):
+        if find("<", start, start + window) < 0:
             tag = text.rfind("<", 0, start)
             if tag > checked:
                 checked = tag
                 if _suspicious_tag(text, tag):
                     return True
+    if size <= _GUARD_FREE_CHARS and text.count("<") <= _GUARD_FREE_TAGS:
+        return False
+    count = text.count
+    total_tags = total_open = 0
+    for start in range(0, size, window):
+        tags = count("<", start, start + window)
+        if not tags:
             continue
-        opened = tags - 2 * count("</", start, end)
+        opened = tags - 2 * count("</", start, start + window)
         total_tags += tags
         total_open += opened
         if opened > 128 and 2 * opened >= tags:
@@ -977,6 +1023,63 @@ def _count_attributes(attributes: str, stop: int = _MAX_ATTRIBUTES + 1) -> int:
     return count
 
 
+# Kinds of start and end tags in HTML content, for the walk's dispatch.
+_S_GENERIC, _S_VOID, _S_VOID_REOPEN, _S_HR, _S_INPUT, _S_IGNORED, _S_RAW = range(7)
+_S_XMP, _S_TEXTAREA, _S_TABLE, _S_TABLE_PART, _S_BLOCK, _S_LI, _S_DD_DT = range(7, 14)
+_S_HEADING, _S_FORM, _S_PLAINTEXT, _S_A, _S_NOBR, _S_FORMATTING, _S_BUTTON = range(14, 21)
+_S_SELECT, _S_OPTION, _S_RB, _S_RT, _S_FOREIGN, _S_PLAIN_PUSH = range(21, 27)
+_START_KINDS: dict[str, int] = {
+    **dict.fromkeys(_VOID - {"area", "br", "embed", "img", "image", "keygen", "wbr"}, _S_VOID),
+    **dict.fromkeys(("area", "br", "embed", "img", "image", "wbr"), _S_VOID_REOPEN),
+    "hr": _S_HR,
+    "input": _S_INPUT,
+    "keygen": _S_INPUT,
+    **dict.fromkeys(_IGNORED, _S_IGNORED),
+    **dict.fromkeys(("script", "style", "iframe", "noembed", "noframes", "title"), _S_RAW),
+    "xmp": _S_XMP,
+    "textarea": _S_TEXTAREA,
+    "table": _S_TABLE,
+    **dict.fromkeys(_TABLE_PARTS, _S_TABLE_PART),
+    **dict.fromkeys(_CLOSES_P - {"li", "dd", "dt", "form", "plaintext", "hr", "xmp"}, _S_BLOCK),
+    "li": _S_LI,
+    "dd": _S_DD_DT,
+    "dt": _S_DD_DT,
+    **dict.fromkeys(_HEADINGS, _S_HEADING),
+    "form": _S_FORM,
+    "plaintext": _S_PLAINTEXT,
+    "a": _S_A,
+    "nobr": _S_NOBR,
+    **dict.fromkeys(_FORMATTING - {"a", "nobr"}, _S_FORMATTING),
+    "button": _S_BUTTON,
+    "select": _S_SELECT,
+    "option": _S_OPTION,
+    "optgroup": _S_OPTION,
+    "rb": _S_RB,
+    "rtc": _S_RB,
+    "rp": _S_RT,
+    "rt": _S_RT,
+    "svg": _S_FOREIGN,
+    "math": _S_FOREIGN,
+    "template": _S_PLAIN_PUSH,
+}
+_E_OTHER, _E_BLOCK, _E_P, _E_LI, _E_DD_DT, _E_HEADING, _E_FORM = range(7)
+_E_FORMATTING, _E_TABLE, _E_SELECT, _E_TEMPLATE, _E_IGNORED = range(7, 12)
+_END_KINDS: dict[str, int] = {
+    **dict.fromkeys(_BLOCK_END, _E_BLOCK),
+    "p": _E_P,
+    "li": _E_LI,
+    "dd": _E_DD_DT,
+    "dt": _E_DD_DT,
+    **dict.fromkeys(_HEADINGS, _E_HEADING),
+    "form": _E_FORM,
+    **dict.fromkeys(_FORMATTING, _E_FORMATTING),
+    **dict.fromkeys(_TABLE_PARTS | {"table"}, _E_TABLE),
+    "select": _E_SELECT,
+    "template": _E_TEMPLATE,
+    **dict.fromkeys(("body", "html", "br", "head"), _E_IGNORED),
+}
+
+
 class _Entry:
     """An entry of the list of active formatting elements (a marker is a new segment)."""
 
@@ -992,9 +1095,9 @@ class _Entry:
 def _guard_walk(text: str) -> MarkupGuard:
     """Walk ``text`` like the HTML tree builder and rewrite what exceeds the limits.
 
-    The model keeps the stack of open elements (names, flags, the index of each name's
-    elements and of each kind of scope boundary, so every scope check is O(1)) and the
-    list of active formatting elements, with the insertion modes derived from the stack.
+    The model keeps the stack of open elements (names, flags, the slots of each name and
+    of each kind of scope boundary, so that every scope check is O(1)) and the list of
+    active formatting elements; the insertion mode inside tables is read off the stack.
     It follows the tree construction rules that decide how deep the stack gets and how
     long the list is; where it simplifies, it keeps elements open rather than closing
     them, so its counts err high. Every token costs O(1) amortised.
@@ -1004,22 +1107,24 @@ def _guard_walk(text: str) -> MarkupGuard:
     flags: list[int] = []
     where: dict[str, list[int]] = {}
     bounds: dict[int, list[int]] = {bit: [] for bit in _BOUNDARY_FLAGS}
-    html_at, special_at, special_li_at = bounds[_F_HTML], bounds[_F_SPECIAL], bounds[_F_SPECIAL_LI]
-    scope_at, button_at, list_at = bounds[_F_SCOPE], bounds[_F_BUTTON_SCOPE], bounds[_F_LIST_SCOPE]
-    table_at, context_at, heading_at = (
-        bounds[_F_TABLE_SCOPE],
-        bounds[_F_TABLE_CONTEXT],
-        bounds[_F_HEADING],
-    )
+    html_at = bounds[_F_HTML]
+    special_at = bounds[_F_SPECIAL]
+    special_li_at = bounds[_F_SPECIAL_LI]
+    scope_at = bounds[_F_SCOPE]
+    button_at = bounds[_F_BUTTON_SCOPE]
+    list_at = bounds[_F_LIST_SCOPE]
+    table_at = bounds[_F_TABLE_SCOPE]
+    context_at = bounds[_F_TABLE_CONTEXT]
+    heading_at = bounds[_F_HEADING]
     bound_lists: dict[int, tuple[list[int], ...]] = {}
     element_flags: dict[str, int] = {}
     segments: list[list[_Entry]] = [[]]  # list of active formatting elements, by marker
     entry_at: dict[int, _Entry] = {}
     attached: dict[int, list[_Entry]] = {}
-    ghosts: list[str] = []  # neutralised elements still "open" above the stack
+    ghosts: list[str] = []  # neutralised elements, "open" above the top of the stack
     ghost_count: dict[str, int] = {}
     edits: list[tuple[int, int, str]] = []
-    options: dict[int, int] = {}  # <select> slot -> options inside
+    options: dict[int, int] = {}  # <select> slot -> its options
     form_slot = -1  # the form element pointer: a slot, -2 once popped, -1 when unset
     clones = clone_chars = 0
     clone_budget = 4096 + len(text) // 16
@@ -1039,6 +1144,8 @@ def _guard_walk(text: str) -> MarkupGuard:
 
     def push(name: str, value: int) -> int:
         slot = len(names)
+        if slot >= guard.depth:
+            guard.depth = slot + 1
         names.append(name)
         flags.append(value)
         slots = where.get(name)
@@ -1046,7 +1153,7 @@ def _guard_walk(text: str) -> MarkupGuard:
             where[name] = [slot]
         else:
             slots.append(slot)
-        for lst in lists_of(value):
+        for lst in lists_of(value & ~_F_ENTRY):
             lst.append(slot)
         if value & _F_MARKER:
             segments.append([])
@@ -1083,6 +1190,11 @@ def _guard_walk(text: str) -> MarkupGuard:
         if slots and slots[-1] >= boundaries[-1]:
             return slots[-1]
         return -1
+
+    def close_p() -> None:
+        slots = where.get("p")
+        if slots and slots[-1] > button_at[-1]:
+            pop_to(slots[-1])
 
     def detach(entry: _Entry) -> None:
         segment = segments[-1]
@@ -1168,117 +1280,134 @@ def _guard_walk(text: str) -> MarkupGuard:
             entry.attached = True
             attached.setdefault(entry.slot, []).append(entry)
 
-    def neutralise(start: int, end: int, name: str | None) -> None:
+    def neutralise(start: int, end: int, name: str) -> None:
         edits.append((start, end, _NEUTRAL))
         guard.neutralised += 1
-        if name is not None:
-            ghosts.append(name)
-            ghost_count[name] = ghost_count.get(name, 0) + 1
+        ghosts.append(name)
+        ghost_count[name] = ghost_count.get(name, 0) + 1
+
+    def skip_text(name: str, end: int) -> int:
+        """Where markup resumes after the text element ``name`` whose start tag ends at
+        ``end``: after its end tag, or just after the start tag when there is none (were
+        the walk wrong about the element, the rest must still be looked at).
+        """
+        closing = _RAW_TEXT_END[name].search(text, end)
+        tag = None if closing is None else _MARKUP.match(text, closing.start())
+        return end if tag is None else tag.end()
+
+    def font_breaks_out(attributes: str) -> bool:
+        for attribute in _ATTRIBUTE.finditer(attributes):
+            name = attribute.group().lstrip("\t\n\f\r /").partition("=")[0].strip(_ASCII_WS)
+            if _FONT_ATTRIBUTE.match(name):
+                return True
+        return False
 
     push("html", flags_of("html"))
     pos = 0
     search = _MARKUP.search
+    start_kinds = _START_KINDS
+    end_kinds = _END_KINDS
     match: re.Match[str] | None = None
     while True:
         match = search(text, pos)
         if match is None:
             break
         start = match.start()
-        if start > pos:  # text: reopens formatting elements (not whitespace in tables)
-            segment = segments[-1]
-            if (
-                segment
-                and segment[-1].slot < 0
-                and (
-                    names[context_at[-1]] not in _IN_TABLE_MODES or text[pos:start].strip(_ASCII_WS)
-                )
-            ):
-                reconstruct(pos)
-        raw_name = match.group(2)
+        # Text reopens the formatting elements left open (not whitespace in a table).
+        if (
+            start > pos
+            and segments[-1]
+            and segments[-1][-1].slot < 0
+            and (names[context_at[-1]] not in _IN_TABLE_MODES or text[pos:start].strip(_ASCII_WS))
+        ):
+            reconstruct(pos)
+        slash, raw_name, attributes, tail, comment = match.groups()
+        end = pos = match.end()
         if raw_name is None:  # comment, bogus comment or CDATA section
-            if match.group(5):
+            if comment:
                 if text.startswith(">", start + 4):
                     pos = start + 5
                 elif text.startswith("->", start + 4):
                     pos = start + 6
                 else:
                     found = _COMMENT_END.search(text, start + 4)
-                    if found is None:
-                        break
-                    pos = found.end()
-            else:
-                closer = "]]>" if flags[-1] & _F_FOREIGN else ">"
-                if closer == "]]>" and not text.startswith("<![CDATA[", start):
-                    closer = ">"
-                found_at = text.find(closer, start + 2)
-                if found_at < 0:
-                    break
-                pos = found_at + len(closer)
+                    # (unterminated: the rest is a comment, if this really is one)
+                    pos = start + 4 if found is None else found.end()
+                continue
+            closer = ">"
+            if flags[-1] & _F_FOREIGN and text.startswith("<![CDATA[", start):
+                closer = "]]>"
+            found_at = text.find(closer, start + 2)
+            pos = start + 2 if found_at < 0 else found_at + len(closer)
             continue
-        end = pos = match.end()
         name = raw_name.lower()
         top_flags = flags[-1]
-        if match.group(1):
+        if slash:
             # ------------------------------------------------------------------ end tag
-            if ghosts and (ghost_count.get(name) or ghost_count.get("~" + name)):
+            if ghosts and (
+                ghost_count.get(name) or ghost_count.get("~" + name) or ghost_count.get("^" + name)
+            ):
                 edits.append((start, end, _NEUTRAL))
                 guard.neutralised += 1
                 while ghosts:
                     ghost = ghosts.pop()
                     ghost_count[ghost] -= 1
-                    if ghost in (name, "~" + name):
+                    if ghost.lstrip("~^") == name:
                         break
                 continue
             if top_flags & _F_FOREIGN:
-                slots = where.get("~" + name)
-                if slots and slots[-1] > html_at[-1]:
-                    pop_to(slots[-1])
-                    continue
+                if name in ("br", "p"):  # leave the SVG or MathML, then as in HTML
+                    while flags[-1] & _F_FOREIGN and not flags[-1] & (
+                        _F_HTML_POINT | _F_TEXT_POINT
+                    ):
+                        pop_to(len(names) - 1)
+                else:
+                    svg, mathml = where.get("~" + name), where.get("^" + name)
+                    slot = max(svg[-1] if svg else -1, mathml[-1] if mathml else -1)
+                    if slot > html_at[-1]:
+                        pop_to(slot)
+                        continue
             if names[-1] == "colgroup" and name != "colgroup":
                 pop_to(len(names) - 1)
-            if name in _BLOCK_END:
+            kind = end_kinds.get(name, _E_OTHER)
+            slot = -1
+            if kind == _E_OTHER:
+                end_any(name)
+            elif kind in (_E_BLOCK, _E_DD_DT):
                 slot = in_scope(name, scope_at)
-            elif name == "p":
+            elif kind == _E_P:
                 slot = in_scope("p", button_at)
-            elif name == "li":
+            elif kind == _E_LI:
                 slot = in_scope("li", list_at)
-            elif name in ("dd", "dt"):
-                slot = in_scope(name, scope_at)
-            elif name in _HEADINGS:
-                slot = heading_at[-1] if heading_at and heading_at[-1] > scope_at[-1] else -1
-            elif name == "form":
-                slot = -1
-                if where.get("template"):
-                    slot = in_scope("form", scope_at)
-                else:
-                    if form_slot >= 0 and form_slot > scope_at[-1] and form_slot == len(names) - 1:
-                        slot = form_slot  # (a form closed out of order stays open: errs high)
-                    form_slot = -1
-            elif name in _FORMATTING:
+            elif kind == _E_HEADING:
+                if heading_at and heading_at[-1] > scope_at[-1]:
+                    slot = heading_at[-1]
+            elif kind == _E_FORMATTING:
                 adoption(name)
-                continue
-            elif name in _TABLE_PARTS or name == "table":
-                slot = -1
+            elif kind == _E_TABLE:
                 if name == "colgroup":
                     if names[-1] == "colgroup":
                         slot = len(names) - 1
                 elif name != "col":
                     slot = in_scope(name, table_at)
-            elif name == "select":
+            elif kind == _E_FORM:
+                if where.get("template"):
+                    slot = in_scope("form", scope_at)
+                else:
+                    # (a form closed out of order stays open: the depth errs high)
+                    if form_slot == len(names) - 1 and form_slot > scope_at[-1]:
+                        slot = form_slot
+                    form_slot = -1
+            elif kind == _E_SELECT:
                 slot = in_scope("select", scope_at)
-            elif name == "template":
+            elif kind == _E_TEMPLATE:
                 templates = where.get("template")
-                slot = templates[-1] if templates else -1
-            elif name in ("body", "html", "br", "head"):
-                continue
-            else:
-                end_any(name)
-                continue
+                if templates:
+                    slot = templates[-1]
             if slot >= 0:
                 pop_to(slot)
             continue
         # -------------------------------------------------------------------- start tag
-        attributes = match.group(3)
         if len(attributes) > 2 * _MAX_ATTRIBUTES:
             for kept, attribute in enumerate(_ATTRIBUTE.finditer(attributes), 1):
                 if kept == _MAX_ATTRIBUTES:
@@ -1286,84 +1415,123 @@ def _guard_walk(text: str) -> MarkupGuard:
                     guard.trimmed += 1
                     attributes = attributes[: attribute.end()]
                     break
-        self_closing = match.group(4).endswith("/")
+        breakout = False
         if top_flags & _F_FOREIGN and not (
             top_flags & _F_HTML_POINT
             or (top_flags & _F_TEXT_POINT and name not in ("mglyph", "malignmark"))
-            or (names[-1] == "~annotation-xml" and name == "svg")
+            or (name == "svg" and names[-1] == "^annotation-xml")
         ):
-            if name in _BREAKOUT or (
-                name == "font"
-                and any(
-                    _FONT_ATTRIBUTE.match(a.group().lstrip("\t\n\f\r /").partition("=")[0].strip())
-                    for a in _ATTRIBUTE.finditer(attributes)
-                )
-            ):
-                while flags[-1] & _F_FOREIGN and not flags[-1] & (_F_HTML_POINT | _F_TEXT_POINT):
-                    pop_to(len(names) - 1)
-            else:
-                if not self_closing:
+            if not (name in _BREAKOUT or (name == "font" and font_breaks_out(attributes))):
+                if not tail.endswith("/"):
+                    foreign = names[-1][0] + name  # the current node's namespace
                     if len(names) >= MAX_NESTING_DEPTH:
                         if name == "a":  # keep the link, without its content
                             edits.append((end - 1, end - 1, " /"))
                             guard.neutralised += 1
                         else:
-                            neutralise(start, end, "~" + name)
+                            neutralise(start, end, foreign)
                         continue
-                    push("~" + name, flags_of("~" + name))
+                    value = flags_of(foreign)
+                    if foreign == "^annotation-xml" and _HTML_ENCODING.search(attributes):
+                        value |= _F_HTML_POINT
+                    push(foreign, value)
                 continue
+            breakout = True
+        kind = start_kinds.get(name, _S_GENERIC)
+        # What is neutralised must have had no effect on the model: decide first.
+        if kind == _S_GENERIC or (kind > _S_TEXTAREA and kind != _S_PLAINTEXT):
+            depth = len(names)
+            if (
+                depth >= MAX_NESTING_DEPTH
+                and kind != _S_A
+                and (name != "template" or depth >= 2 * MAX_NESTING_DEPTH)
+            ) or (kind in (_S_FORMATTING, _S_NOBR) and len(segments[-1]) >= _MAX_FORMATTING):
+                neutralise(start, end, name)
+                continue
+        if breakout:  # leave the SVG or MathML
+            while flags[-1] & _F_FOREIGN and not flags[-1] & (_F_HTML_POINT | _F_TEXT_POINT):
+                pop_to(len(names) - 1)
         if names[-1] == "colgroup" and name not in ("col", "template"):
             pop_to(len(names) - 1)
-        if name in _VOID or name in _IGNORED:
-            if name == "hr":
-                slot = in_scope("p", button_at)
-                if slot >= 0:
-                    pop_to(slot)
-            elif name in ("input", "keygen"):
+        if kind <= _S_RAW:  # elements that do not stay open
+            if kind == _S_GENERIC:
+                pass
+            elif kind == _S_VOID_REOPEN:
+                reconstruct(start)
+                continue
+            elif kind == _S_RAW:
+                pos = skip_text(name, end)
+                continue
+            else:
+                if kind == _S_HR:
+                    close_p()
+                elif kind == _S_INPUT:
+                    slot = in_scope("select", scope_at)
+                    if slot >= 0:
+                        pop_to(slot)
+                    reconstruct(start)
+                continue
+        elif kind in (_S_XMP, _S_TEXTAREA):
+            if kind == _S_XMP:
+                close_p()
+                reconstruct(start)
+            else:
                 slot = in_scope("select", scope_at)
                 if slot >= 0:
                     pop_to(slot)
-            if name not in _NO_RECONSTRUCT and name not in _IGNORED:
+            pos = skip_text(name, end)
+            continue
+        if kind == _S_GENERIC:
+            reconstruct(start)
+            slot = len(names)
+            if slot >= guard.depth:
+                guard.depth = slot + 1
+            names.append(name)
+            value = element_flags.get(name) or flags_of(name)
+            flags.append(value)
+            slots = where.get(name)
+            if slots is None:
+                where[name] = [slot]
+            else:
+                slots.append(slot)
+            for lst in lists_of(value):
+                lst.append(slot)
+            if value & _F_MARKER:
+                segments.append([])
+        elif kind == _S_BLOCK:
+            close_p()
+            push(name, flags_of(name))
+        elif kind in (_S_A, _S_NOBR, _S_FORMATTING):
+            if kind == _S_A:
+                previous = last_entry("a")
+                if previous is not None:
+                    adoption("a")
+                    if last_entry("a") is previous:
+                        detach(previous)
+            elif kind == _S_NOBR:
                 reconstruct(start)
-            continue
-        raw_end = _RAW_TEXT_END.get(name)
-        if raw_end is not None:  # an element of text: skipped whole
-            if name == "xmp":
-                slot = in_scope("p", button_at)
-                if slot >= 0:
-                    pop_to(slot)
-                reconstruct(start)
-            elif name == "textarea":
-                slot = in_scope("select", scope_at)
-                if slot >= 0:
-                    pop_to(slot)
-            closing = raw_end.search(text, end)
-            if closing is None:
-                break
-            tag = _MARKUP.match(text, closing.start())
-            if tag is None:
-                break
-            pos = tag.end()
-            continue
-        depth = len(names)
-        if (
-            depth >= MAX_NESTING_DEPTH
-            and name != "a"
-            and (name != "template" or depth >= 2 * MAX_NESTING_DEPTH)
-        ):
-            neutralise(start, end, name)
-            continue
-        if name in _TABLE_PARTS or name == "table":
+                if in_scope("nobr", scope_at) >= 0:
+                    adoption("nobr")
+            reconstruct(start)
+            segment = segments[-1]
+            same = [e for e in segment if e.name == name and e.attributes == attributes]
+            if len(same) >= 3:  # Noah's Ark: at most three identical entries
+                detach(same[0])
+            entry = _Entry(name, attributes, push(name, flags_of(name) | _F_ENTRY))
+            segment.append(entry)
+            entry_at[entry.slot] = entry
+        elif kind in (_S_TABLE, _S_TABLE_PART):
             table = table_at[-1]
-            if name == "table":
+            if kind == _S_TABLE:
                 if names[context_at[-1]] in _IN_TABLE_MODES and names[table] == "table":
                     pop_to(table)  # a table in a table closes it
                 push("table", flags_of("table"))
             elif names[table] == "template":
                 push(name, flags_of(name))
-            elif names[table] == "table":  # else: ignored outside tables
+            elif names[table] == "table":  # (outside tables these are ignored)
                 anchor = table
-                if name in ("td", "th", "tr"):
+                cell_or_row = name in ("td", "th", "tr")
+                if cell_or_row:
                     for k in range(len(context_at) - 1, -1, -1):
                         slot = context_at[k]
                         if slot <= table:
@@ -1372,7 +1540,7 @@ def _guard_walk(text: str) -> MarkupGuard:
                             anchor = slot
                             break
                 pop_to(anchor + 1)
-                if name in ("td", "th", "tr"):
+                if cell_or_row:
                     if names[anchor] == "table":
                         push("tbody", flags_of("tbody"))
                         if name != "tr":
@@ -1383,83 +1551,70 @@ def _guard_walk(text: str) -> MarkupGuard:
                 else:
                     part = "colgroup" if name == "col" else name
                     push(part, flags_of(part))
-            continue
-        if name in _CLOSES_P:
-            slot = in_scope("p", button_at)
-            if slot >= 0:
-                pop_to(slot)
-            if name == "li":
-                slots = where.get("li")
-                if slots and slots[-1] >= special_li_at[-1]:
-                    pop_to(slots[-1])
-            elif name in ("dd", "dt"):
-                dd, dt = where.get("dd"), where.get("dt")
-                slot = max(dd[-1] if dd else -1, dt[-1] if dt else -1)
-                if slot >= 0 and slot >= special_li_at[-1]:
-                    pop_to(slot)
-            elif name in _HEADINGS:
-                if flags[-1] & _F_HEADING:
-                    pop_to(len(names) - 1)
-            elif name == "form":
-                if form_slot != -1 and not where.get("template"):
-                    continue  # a form inside a form is ignored
-                form_slot = len(names)
+        elif kind == _S_LI:
+            close_p()
+            slots = where.get("li")
+            if slots and slots[-1] >= special_li_at[-1]:
+                pop_to(slots[-1])
             push(name, flags_of(name))
-            if name == "plaintext":
-                break  # the rest is text
-            continue
-        if name in _FORMATTING:
-            if name == "a":
-                previous = last_entry("a")
-                if previous is not None:
-                    adoption("a")
-                    if last_entry("a") is previous:
-                        detach(previous)
-            elif name == "nobr":
-                reconstruct(start)
-                if in_scope("nobr", scope_at) >= 0:
-                    adoption("nobr")
-            reconstruct(start)
-            segment = segments[-1]
-            if len(segment) >= _MAX_FORMATTING and name != "a":
-                neutralise(start, end, name)
-                continue
-            same = [e for e in segment if e.name == name and e.attributes == attributes]
-            if len(same) >= 3:  # Noah's Ark: at most three identical entries
-                detach(same[0])
-            entry = _Entry(name, attributes, push(name, flags_of(name) | _F_ENTRY))
-            segment.append(entry)
-            entry_at[entry.slot] = entry
-            continue
-        if name == "button":
+        elif kind == _S_DD_DT:
+            close_p()
+            dd, dt = where.get("dd"), where.get("dt")
+            slot = max(dd[-1] if dd else -1, dt[-1] if dt else -1)
+            if slot >= 0 and slot >= special_li_at[-1]:
+                pop_to(slot)
+            push(name, flags_of(name))
+        elif kind == _S_HEADING:
+            close_p()
+            if flags[-1] & _F_HEADING:
+                pop_to(len(names) - 1)
+            push(name, flags_of(name))
+        elif kind == _S_FORM:
+            if form_slot != -1 and not where.get("template"):
+                continue  # a form inside a form is ignored
+            close_p()
+            form_slot = len(names)
+            push(name, flags_of(name))
+        elif kind == _S_PLAINTEXT:
+            # The rest of the document is text, but is walked on anyway: were the walk
+            # wrong about the context, it would be markup.
+            close_p()
+            push(name, flags_of(name))
+        elif kind == _S_BUTTON:
             slot = in_scope("button", scope_at)
             if slot >= 0:
                 pop_to(slot)
-        elif name == "select":
+            reconstruct(start)
+            push(name, flags_of(name))
+        elif kind == _S_SELECT:
             slot = in_scope("select", scope_at)
             if slot >= 0:  # a select in a select closes it
                 pop_to(slot)
                 continue
-        elif name in ("option", "optgroup"):
+            reconstruct(start)
+            push(name, flags_of(name))
+        elif kind == _S_OPTION:
             if names[-1] == "option":
                 pop_to(len(names) - 1)
-            slots = where.get("select")
-            if slots and not guard.no_events:
-                count = options[slots[-1]] = options.get(slots[-1], 0) + 1
+            selects = where.get("select")
+            if selects and not guard.no_events:
+                count = options[selects[-1]] = options.get(selects[-1], 0) + 1
                 guard.no_events = count > _MAX_OPTIONS
-        elif name in ("rb", "rtc", "rp", "rt"):
+            reconstruct(start)
+            push(name, flags_of(name))
+        elif kind in (_S_RB, _S_RT):
             if in_scope("ruby", scope_at) >= 0:
-                implied = ("rb", "rp", "rt", "rtc") if name in ("rb", "rtc") else ("rb", "rp", "rt")
+                implied = ("rb", "rp", "rt", "rtc") if kind == _S_RB else ("rb", "rp", "rt")
                 while names[-1] in implied:
                     pop_to(len(names) - 1)
-        elif name in ("svg", "math"):
+            push(name, flags_of(name))
+        elif kind == _S_FOREIGN:
             reconstruct(start)
-            if not self_closing:
-                push("~" + name, flags_of("~" + name))
-            continue
-        if name not in _NO_RECONSTRUCT:
-            reconstruct(start)
-        push(name, flags_of(name))
+            if not tail.endswith("/"):
+                foreign = ("~" if name == "svg" else "^") + name
+                push(foreign, flags_of(foreign))
+        else:  # _S_PLAIN_PUSH
+            push(name, flags_of(name))
     if match is None:
         _drop_unterminated_flood(text, pos, guard, edits)
     if edits:

@@ -304,3 +304,25 @@ def test_sigterm_with_a_password_url_releases_and_loses_nothing(
     got = non_trap(read_edges(out, latest=True), testweb)
     want = expected_edge_set(testweb)
     assert got == want, (list((want - got).items())[:3], list((got - want).items())[:3])
+
+
+def test_worker_refuses_mismatched_buckets_and_bad_password(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    from tests.conftest import run_crawl
+
+    assert linkcrawl_cli("seed", "http://a.test/", redis=redis).returncode == 0
+    mismatched = run_crawl(tmp_path / "out", proxy=None, spider_args={},
+                           settings=redis_settings(redis, FRONTIER_SEEN_BUCKET_BITS="12"),
+                           timeout=60)  # fmt: skip
+    assert mismatched.returncode == 2, mismatched.stderr[-2000:]
+    assert "FRONTIER_SEEN_BUCKET_BITS=16" in mismatched.stderr
+    assert "Traceback" not in mismatched.stderr
+    redis.client().config_set("requirepass", "right")
+    wrong = redis.url.replace("redis://", "redis://:wrong@")
+    settings = redis_settings(redis, LINKCRAWL_REDIS_URL=wrong)
+    refused = run_crawl(tmp_path / "out", proxy=None, spider_args={}, settings=settings,
+                        timeout=60)  # fmt: skip
+    assert refused.returncode == 2, refused.stderr[-2000:]
+    assert "Traceback" not in refused.stderr
+    assert "credentials" in refused.stderr or "WRONGPASS" in refused.stderr

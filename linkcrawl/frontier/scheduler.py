@@ -33,6 +33,7 @@ from linkcrawl.frontier.meta import LEASE_META_KEY, redis_url
 from linkcrawl.frontier.store import (
     Frontier,
     FrontierConfig,
+    FrontierError,
     FrontierRequest,
     RedisUnavailable,
 )
@@ -91,6 +92,27 @@ def frontier_config(settings: Any) -> FrontierConfig:
     )
 
 
+def check_frontier(frontier: Frontier) -> None:
+    """Refuse to start on a user error (wrong password, a crawl sized with other bucket
+    bits); a Redis that is merely down is waited for like any later outage."""
+    try:
+        status = frontier.status(top_n=1)
+    except RedisUnavailable as e:
+        logger.error("Redis frontier unavailable at start (%s); will keep trying", e)
+        return
+    except FrontierError as e:
+        stop_on_user_error(e)
+    bits = (status.get("seen_buckets") or {}).get("bits")
+    if bits is not None and int(bits) != frontier.config.seen_bucket_bits:
+        stop_on_user_error(
+            PolicyError(
+                f"frontier {frontier.config.prefix} uses seen_bucket_bits={bits}; "
+                f"set FRONTIER_SEEN_BUCKET_BITS={bits} (this worker has "
+                f"{frontier.config.seen_bucket_bits})"
+            )
+        )
+
+
 class FrontierScheduler(BaseScheduler):
     """Scrapy's scheduler, or the Redis frontier when ``LINKCRAWL_REDIS_URL`` is set.
 
@@ -113,8 +135,10 @@ class FrontierScheduler(BaseScheduler):
             client = redis_client(url)
         except (PolicyError, ValueError) as e:
             stop_on_user_error(e)
+        frontier = Frontier(client, config)
+        check_frontier(frontier)
         o = cls(
-            Frontier(client, config),
+            frontier,
             worker=resolve_worker_id(s.get("LINKCRAWL_WORKER_ID")),
             stats=crawler.stats,
             idle_close_seconds=s.getfloat("FRONTIER_IDLE_CLOSE_SECONDS"),
@@ -187,7 +211,7 @@ class FrontierScheduler(BaseScheduler):
     def _redis_ok(self) -> bool:
         return time.monotonic() >= self._retry_at
 
-    def _redis_failed(self, error: RedisUnavailable) -> None:
+    def _redis_failed(self, error: FrontierError) -> None:
         now = time.monotonic()
         self._inc("frontier/redis_errors")
         if self._redis_down_since is None:
@@ -239,7 +263,7 @@ class FrontierScheduler(BaseScheduler):
                     self._inc("frontier/retried", requeued)
                     self._inc("frontier/dead_letters", dead)
                 self._to_release = self._to_release[len(releases) :]
-        except RedisUnavailable as e:
+        except FrontierError as e:
             self._redis_failed(e)
             return
         self._redis_back()
@@ -272,7 +296,7 @@ class FrontierScheduler(BaseScheduler):
                 requeued, dead = self.frontier.requeue_expired()
                 self._inc("frontier/requeued_expired", requeued)
                 self._inc("frontier/dead_letters", dead)
-            except RedisUnavailable as e:
+            except FrontierError as e:
                 self._redis_failed(e)
         engine = self.crawler.engine if self.crawler is not None else None
         # Nothing downloading but leases held: their rows sit in the pipeline's buffers.
@@ -310,7 +334,7 @@ class FrontierScheduler(BaseScheduler):
                     unstarted = []
                 if not (self._to_add or self._to_ack or self._to_release):
                     break
-            except RedisUnavailable as e:
+            except FrontierError as e:
                 self._redis_failed(e)
             time.sleep(min(0.5 * (attempt + 1), 2))
         if self._to_add or self._to_ack or self._to_release or unstarted:
@@ -383,7 +407,7 @@ class FrontierScheduler(BaseScheduler):
             self.flush()  # our own discoveries first, so the frontier can order them
         try:
             leases, next_ready = self.frontier.lease(self.worker, max_count=1)
-        except RedisUnavailable as e:
+        except FrontierError as e:
             self._redis_failed(e)
             return None
         self._redis_back()
@@ -414,7 +438,7 @@ class FrontierScheduler(BaseScheduler):
             self._idle_checked = now
             try:
                 self._remote_idle = self.frontier.is_idle()
-            except RedisUnavailable as e:
+            except FrontierError as e:
                 self._redis_failed(e)
                 self._remote_idle = False
         if not self._remote_idle or self._to_ack or self._fetched:
