@@ -840,7 +840,7 @@ _VOID = _names(
     "area base basefont bgsound br col embed frame hr image img input keygen link meta "
     "param source track wbr"
 )
-_IGNORED = _names("html body head frameset frame")
+_IGNORED = _names("html body head frame")
 _CLOSES_P = (
     _names(
         "address article aside blockquote center details dialog dir div dl fieldset figcaption "
@@ -1061,6 +1061,7 @@ _START_KINDS: dict[str, int] = {
     "svg": _S_FOREIGN,
     "math": _S_FOREIGN,
     "template": _S_PLAIN_PUSH,
+    "frameset": _S_PLAIN_PUSH,  # (ignored once the body has content: errs high)
 }
 _E_OTHER, _E_BLOCK, _E_P, _E_LI, _E_DD_DT, _E_HEADING, _E_FORM = range(7)
 _E_FORMATTING, _E_TABLE, _E_SELECT, _E_TEMPLATE, _E_IGNORED = range(7, 12)
@@ -1125,6 +1126,7 @@ def _guard_walk(text: str) -> MarkupGuard:
     ghost_count: dict[str, int] = {}
     edits: list[tuple[int, int, str]] = []
     options: dict[int, int] = {}  # <select> slot -> its options
+    column_templates: set[int] = set()  # templates whose content began with <col>
     form_slot = -1  # the form element pointer: a slot, -2 once popped, -1 when unset
     clones = clone_chars = 0
     clone_budget = 4096 + len(text) // 16
@@ -1178,6 +1180,8 @@ def _guard_walk(text: str) -> MarkupGuard:
                     entry.attached = False
             if top == form_slot:
                 form_slot = -2
+            if column_templates:
+                column_templates.discard(top)
             if options:
                 options.pop(top, None)
         if ghosts:
@@ -1367,6 +1371,8 @@ def _guard_walk(text: str) -> MarkupGuard:
                     if slot > html_at[-1]:
                         pop_to(slot)
                         continue
+            if column_templates and len(names) - 1 in column_templates and name != "template":
+                continue  # (a template of columns ignores the rest)
             if names[-1] == "colgroup" and name != "colgroup":
                 pop_to(len(names) - 1)
             kind = end_kinds.get(name, _E_OTHER)
@@ -1415,6 +1421,8 @@ def _guard_walk(text: str) -> MarkupGuard:
                     guard.trimmed += 1
                     attributes = attributes[: attribute.end()]
                     break
+        if column_templates and len(names) - 1 in column_templates and name != "template":
+            continue  # a template of columns ignores everything but <col> and <template>
         breakout = False
         if top_flags & _F_FOREIGN and not (
             top_flags & _F_HTML_POINT
@@ -1475,10 +1483,6 @@ def _guard_walk(text: str) -> MarkupGuard:
             if kind == _S_XMP:
                 close_p()
                 reconstruct(start)
-            else:
-                slot = in_scope("select", scope_at)
-                if slot >= 0:
-                    pop_to(slot)
             pos = skip_text(name, end)
             continue
         if kind == _S_GENERIC:
@@ -1527,7 +1531,10 @@ def _guard_walk(text: str) -> MarkupGuard:
                     pop_to(table)  # a table in a table closes it
                 push("table", flags_of("table"))
             elif names[table] == "template":
-                push(name, flags_of(name))
+                if name != "col":
+                    push(name, flags_of(name))
+                elif names[-1] == "template":
+                    column_templates.add(len(names) - 1)
             elif names[table] == "table":  # (outside tables these are ignored)
                 anchor = table
                 cell_or_row = name in ("td", "th", "tr")

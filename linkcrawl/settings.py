@@ -43,6 +43,9 @@ DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "INFO"
+# Per-page CPU: Scrapy starts CONCURRENT_ITEMS asyncio tasks for every response's output;
+# our pipeline is synchronous and outputs are handled in order anyway, so one is enough.
+CONCURRENT_ITEMS = 1
 
 # Every status reaches the spider: 404s and 500s are page rows, 3xx are redirect edges
 # (the spider follows them itself so each hop is recorded; robots.txt fetches still follow
