@@ -88,4 +88,4 @@ FRONTIER_FLUSH_INTERVAL = 0.05
 FRONTIER_HEARTBEAT_INTERVAL = 5.0
 # Added to a host's delay (when it has one) so that request arrivals, not just leases,
 # stay at least the delay apart (lease-to-arrival time varies: robots.txt, event loop).
-FRONTIER_DELAY_MARGIN = 0.05
+FRONTIER_DELAY_MARGIN = 0.1

@@ -959,9 +959,11 @@ def _needs_guard(text: str) -> bool:
     tag it is in is checked for an attribute flood, or for being a formatting element
     with huge attributes (see guard_markup). Past that, small pages are never walked
     (see guard_markup). On larger ones "<" and "</" are counted in each window: "<"
-    minus twice "</" counts start tags left open, give or take void elements and
-    implied end tags; a window, or a prefix of the page, where they are both many and
-    most of the tags means deep nesting or many open formatting elements.
+    minus twice "</" counts start tags left open; a window, or a prefix of the page,
+    where they are both many and a large share of the tags means deep nesting or many
+    open formatting elements. Void elements, implied end tags and comments count too,
+    so when that happens the count is made again without them (``<br``, ``<td``...),
+    which ordinary sloppy markup needs and hostile nesting does not change.
 
     This is a heuristic: markup written to defeat it (stray end tags that balance the
     counts, say) is not caught.
@@ -979,13 +981,31 @@ def _needs_guard(text: str) -> bool:
                     return True
     if size <= _GUARD_FREE_CHARS and text.count("<") <= _GUARD_FREE_TAGS:
         return False
+    return _looks_deep(text, text, ()) and _looks_deep(text, text.lower(), _UNNESTING_TAGS)
+
+
+# Start tags that never nest by themselves (void elements, elements whose end tag is
+# implied by the next one) and comments: what ordinary markup leaves "unclosed". (Not
+# <option>: a <select> with thousands of them is slow to parse too.)
+_UNNESTING_TAGS = (
+    "<!",
+    *_names("<br <img <input <meta <link <hr <source <wbr"),
+    *(f"<{name}{after}" for name in ("p", "li", "td", "th", "tr", "dd", "dt") for after in "> "),
+)
+
+
+def _looks_deep(text: str, lowered: str, unnesting: tuple[str, ...]) -> bool:
+    """The window and prefix rules of _needs_guard, not counting ``unnesting`` tags."""
     count = text.count
     total_tags = total_open = 0
-    for start in range(0, size, window):
-        tags = count("<", start, start + window)
+    for start in range(0, len(text), _GUARD_WINDOW):
+        end = start + _GUARD_WINDOW
+        tags = count("<", start, end)
         if not tags:
             continue
-        opened = tags - 2 * count("</", start, start + window)
+        opened = tags - 2 * count("</", start, end)
+        for prefix in unnesting:
+            opened -= lowered.count(prefix, start, end)
         total_tags += tags
         total_open += opened
         if opened > 128 and 2 * opened >= tags:
@@ -1063,6 +1083,59 @@ _START_KINDS: dict[str, int] = {
     "template": _S_PLAIN_PUSH,
     "frameset": _S_PLAIN_PUSH,  # (ignored once the body has content: errs high)
 }
+# Start tags the walk handles on its fast path.
+_FAST_KINDS = frozenset(
+    {_S_GENERIC, _S_VOID, _S_VOID_REOPEN, _S_HR, _S_INPUT, _S_IGNORED, _S_BLOCK}
+)
+# Elements whose end tag, when they are the current node, takes more than a pop.
+_SLOW_POP = _F_FOREIGN | _F_ENTRY
+_SLOW_END = frozenset({"form", "body", "html", "br", "head"})
+# Start tags kept even past the nesting limit: those that open nothing, text elements,
+# links, <template> (its content must stay inert; it has a limit of its own).
+_KEPT_WHEN_DEEP = frozenset(
+    {
+        _S_VOID,
+        _S_VOID_REOPEN,
+        _S_HR,
+        _S_INPUT,
+        _S_IGNORED,
+        _S_RAW,
+        _S_XMP,
+        _S_TEXTAREA,
+        _S_PLAINTEXT,
+        _S_A,
+        _S_PLAIN_PUSH,
+    }
+)
+
+
+# Past the nesting limit in HTML content, a run of start tags (and the text between them)
+# none of which is kept is neutralised in one go: C-speed work for hostile nesting.
+def _trie(words: list[str]) -> str:
+    """A regular expression matching exactly ``words``, as a trie (fast in ``re``)."""
+    heads: dict[str, list[str]] = {}
+    for word in words:
+        heads.setdefault(word[0], []).append(word[1:])
+    branches = []
+    for head, tails in sorted(heads.items()):
+        rest = [tail for tail in tails if tail]
+        if not rest:
+            branches.append(re.escape(head))
+        else:
+            optional = "?" if len(rest) < len(tails) else ""
+            branches.append(f"{re.escape(head)}(?:{_trie(rest)}){optional}")
+    return "|".join(branches)
+
+
+_ANY_TAG_RE = r"<[A-Za-z][^\t\n\f\r />]*+(?:" + _ATTR_RE + r")*+[\t\n\f\r /]*+>"
+_ANY_TAG = re.compile(_ANY_TAG_RE)
+_DEEP_RUN = re.compile(
+    r"(?:[^<]*+(?=<(?!(?i:"
+    + _trie([name for name, kind in _START_KINDS.items() if kind in _KEPT_WHEN_DEEP])
+    + r")[\t\n\f\r />])[A-Za-z])"
+    + _ANY_TAG_RE
+    + r")++"
+)
 _E_OTHER, _E_BLOCK, _E_P, _E_LI, _E_DD_DT, _E_HEADING, _E_FORM = range(7)
 _E_FORMATTING, _E_TABLE, _E_SELECT, _E_TEMPLATE, _E_IGNORED = range(7, 12)
 _END_KINDS: dict[str, int] = {
@@ -1122,8 +1195,6 @@ def _guard_walk(text: str) -> MarkupGuard:
     segments: list[list[_Entry]] = [[]]  # list of active formatting elements, by marker
     entry_at: dict[int, _Entry] = {}
     attached: dict[int, list[_Entry]] = {}
-    ghosts: list[str] = []  # neutralised elements, "open" above the top of the stack
-    ghost_count: dict[str, int] = {}
     edits: list[tuple[int, int, str]] = []
     options: dict[int, int] = {}  # <select> slot -> its options
     column_templates: set[int] = set()  # templates whose content began with <col>
@@ -1184,9 +1255,6 @@ def _guard_walk(text: str) -> MarkupGuard:
                 column_templates.discard(top)
             if options:
                 options.pop(top, None)
-        if ghosts:
-            ghosts.clear()
-            ghost_count.clear()
 
     def in_scope(name: str, boundaries: list[int]) -> int:
         """Slot of the innermost ``name`` if it is in the scope ``boundaries`` define."""
@@ -1284,11 +1352,23 @@ def _guard_walk(text: str) -> MarkupGuard:
             entry.attached = True
             attached.setdefault(entry.slot, []).append(entry)
 
-    def neutralise(start: int, end: int, name: str) -> None:
-        edits.append((start, end, _NEUTRAL))
+    def neutralise(start: int, end: int) -> None:
+        """Replace the tag at ``start:end`` by an empty comment."""
+        if edits and edits[-1][1] == start and edits[-1][2] is _NEUTRAL:
+            edits[-1] = (edits[-1][0], end, _NEUTRAL)  # one comment for a run of tags
+        else:
+            edits.append((start, end, _NEUTRAL))
         guard.neutralised += 1
-        ghosts.append(name)
-        ghost_count[name] = ghost_count.get(name, 0) + 1
+
+    def trim(match: re.Match[str]) -> str:
+        """Drop the attributes of the start tag ``match`` after the limit's."""
+        attributes = match.group(3)
+        for kept, attribute in enumerate(_ATTRIBUTE.finditer(attributes), 1):
+            if kept == _MAX_ATTRIBUTES:
+                edits.append((match.start(3) + attribute.end(), match.end(3), ""))
+                guard.trimmed += 1
+                return attributes[: attribute.end()]
+        return attributes
 
     def skip_text(name: str, end: int) -> int:
         """Where markup resumes after the text element ``name`` whose start tag ends at
@@ -1307,12 +1387,24 @@ def _guard_walk(text: str) -> MarkupGuard:
         return False
 
     push("html", flags_of("html"))
+    limit = MAX_NESTING_DEPTH
     pos = 0
     search = _MARKUP.search
     start_kinds = _START_KINDS
     end_kinds = _END_KINDS
     match: re.Match[str] | None = None
     while True:
+        if (
+            len(names) >= limit
+            and not flags[-1] & _F_FOREIGN
+            and not (segments[-1] and segments[-1][-1].slot < 0)  # (text reopens nothing)
+        ):
+            run = _DEEP_RUN.match(text, pos)
+            if run is not None:
+                replaced, count = _ANY_TAG.subn(_NEUTRAL, run.group())
+                edits.append((pos, run.end(), replaced))
+                guard.neutralised += count
+                pos = run.end()
         match = search(text, pos)
         if match is None:
             break
@@ -1348,16 +1440,8 @@ def _guard_walk(text: str) -> MarkupGuard:
         top_flags = flags[-1]
         if slash:
             # ------------------------------------------------------------------ end tag
-            if ghosts and (
-                ghost_count.get(name) or ghost_count.get("~" + name) or ghost_count.get("^" + name)
-            ):
-                edits.append((start, end, _NEUTRAL))
-                guard.neutralised += 1
-                while ghosts:
-                    ghost = ghosts.pop()
-                    ghost_count[ghost] -= 1
-                    if ghost.lstrip("~^") == name:
-                        break
+            if names[-1] == name and not top_flags & _SLOW_POP and name not in _SLOW_END:
+                pop_to(len(names) - 1)  # (the usual case: the end tag of the current node)
                 continue
             if top_flags & _F_FOREIGN:
                 if name in ("br", "p"):  # leave the SVG or MathML, then as in HTML
@@ -1414,13 +1498,37 @@ def _guard_walk(text: str) -> MarkupGuard:
                 pop_to(slot)
             continue
         # -------------------------------------------------------------------- start tag
+        if not top_flags & _F_FOREIGN:
+            kind = start_kinds.get(name, _S_GENERIC)
+            if len(names) >= limit:
+                if kind not in _KEPT_WHEN_DEEP:
+                    neutralise(start, end)  # (the common case of hostile nesting)
+                    continue
+            elif kind in _FAST_KINDS and names[-1] != "colgroup" and not column_templates:
+                # The usual cases: elements that open nothing, and ordinary elements.
+                if kind == _S_GENERIC:
+                    reconstruct(start)
+                elif kind == _S_BLOCK:
+                    close_p()
+                else:
+                    if kind == _S_HR:
+                        close_p()
+                    elif kind == _S_INPUT:
+                        slot = in_scope("select", scope_at)
+                        if slot >= 0:
+                            pop_to(slot)
+                        reconstruct(start)
+                    elif kind == _S_VOID_REOPEN:
+                        reconstruct(start)
+                    if len(attributes) > 2 * _MAX_ATTRIBUTES:
+                        trim(match)
+                    continue
+                if len(attributes) > 2 * _MAX_ATTRIBUTES:
+                    trim(match)
+                push(name, element_flags.get(name) or flags_of(name))
+                continue
         if len(attributes) > 2 * _MAX_ATTRIBUTES:
-            for kept, attribute in enumerate(_ATTRIBUTE.finditer(attributes), 1):
-                if kept == _MAX_ATTRIBUTES:
-                    edits.append((match.start(3) + attribute.end(), match.end(3), ""))
-                    guard.trimmed += 1
-                    attributes = attributes[: attribute.end()]
-                    break
+            attributes = trim(match)
         if column_templates and len(names) - 1 in column_templates and name != "template":
             continue  # a template of columns ignores everything but <col> and <template>
         breakout = False
@@ -1432,12 +1540,12 @@ def _guard_walk(text: str) -> MarkupGuard:
             if not (name in _BREAKOUT or (name == "font" and font_breaks_out(attributes))):
                 if not tail.endswith("/"):
                     foreign = names[-1][0] + name  # the current node's namespace
-                    if len(names) >= MAX_NESTING_DEPTH:
+                    if len(names) >= limit:
                         if name == "a":  # keep the link, without its content
                             edits.append((end - 1, end - 1, " /"))
                             guard.neutralised += 1
                         else:
-                            neutralise(start, end, foreign)
+                            neutralise(start, end)
                         continue
                     value = flags_of(foreign)
                     if foreign == "^annotation-xml" and _HTML_ENCODING.search(attributes):
@@ -1449,12 +1557,10 @@ def _guard_walk(text: str) -> MarkupGuard:
         # What is neutralised must have had no effect on the model: decide first.
         if kind == _S_GENERIC or (kind > _S_TEXTAREA and kind != _S_PLAINTEXT):
             depth = len(names)
-            if (
-                depth >= MAX_NESTING_DEPTH
-                and kind != _S_A
-                and (name != "template" or depth >= 2 * MAX_NESTING_DEPTH)
-            ) or (kind in (_S_FORMATTING, _S_NOBR) and len(segments[-1]) >= _MAX_FORMATTING):
-                neutralise(start, end, name)
+            if (depth >= limit and kind != _S_A and (name != "template" or depth >= 2 * limit)) or (
+                kind in (_S_FORMATTING, _S_NOBR) and len(segments[-1]) >= _MAX_FORMATTING
+            ):
+                neutralise(start, end)
                 continue
         if breakout:  # leave the SVG or MathML
             while flags[-1] & _F_FOREIGN and not flags[-1] & (_F_HTML_POINT | _F_TEXT_POINT):
@@ -1507,20 +1613,33 @@ def _guard_walk(text: str) -> MarkupGuard:
             push(name, flags_of(name))
         elif kind in (_S_A, _S_NOBR, _S_FORMATTING):
             if kind == _S_A:
-                previous = last_entry("a")
-                if previous is not None:
-                    adoption("a")
-                    if last_entry("a") is previous:
-                        detach(previous)
+                segment = segments[-1]
+                previous = segment[-1] if segment else None
+                if (
+                    previous is not None
+                    and previous.name == "a"
+                    and previous.slot == len(names) - 1
+                    and not previous.attached
+                ):
+                    # An unclosed link closed by the next one: the adoption agency pops it.
+                    segment.pop()
+                    pop_to(previous.slot)
+                else:
+                    previous = last_entry("a")
+                    if previous is not None:
+                        adoption("a")
+                        if last_entry("a") is previous:
+                            detach(previous)
             elif kind == _S_NOBR:
                 reconstruct(start)
                 if in_scope("nobr", scope_at) >= 0:
                     adoption("nobr")
             reconstruct(start)
             segment = segments[-1]
-            same = [e for e in segment if e.name == name and e.attributes == attributes]
-            if len(same) >= 3:  # Noah's Ark: at most three identical entries
-                detach(same[0])
+            if kind != _S_A:  # (at most one <a> is active after the last marker)
+                same = [e for e in segment if e.name == name and e.attributes == attributes]
+                if len(same) >= 3:  # Noah's Ark: at most three identical entries
+                    detach(same[0])
             entry = _Entry(name, attributes, push(name, flags_of(name) | _F_ENTRY))
             segment.append(entry)
             entry_at[entry.slot] = entry

@@ -55,6 +55,14 @@ METAREFRESH_ENABLED = False
 
 DOWNLOADER_MIDDLEWARES = {
     "linkcrawl.middlewares.HostPolicyMiddleware": 110,
+    # Scope is CrawlPolicy's (LINKCRAWL_SCOPE); the spider sets no allowed_domains.
+    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+    # The spider never sets http_user/http_pass: there are no credentials to send.
+    "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
+}
+SPIDER_MIDDLEWARES = {
+    # Only warns about response.meta copied into new requests; request_for builds fresh meta.
+    "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
 }
 ITEM_PIPELINES = {
     "pipelines.parquet.ParquetPipeline": 300,

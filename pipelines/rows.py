@@ -6,15 +6,20 @@ this module makes has exactly the schema's columns.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from linkcrawl.urls import url_facts
+from linkcrawl.urls import url_facts as _url_facts
 
 if TYPE_CHECKING:
     from linkcrawl.items import PageItem
     from linkcrawl.links import Link
 
 Row = dict[str, Any]
+
+# A page's links mostly point at URLs other pages link to too (navigation, hubs): their
+# facts (hash, host, domain) are computed once while they stay among the recent ones.
+url_facts = lru_cache(maxsize=1 << 16)(_url_facts)
 
 
 def page_links(item: PageItem) -> list[Link]:

@@ -13,17 +13,23 @@ from typing import TYPE_CHECKING
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from selectolax.lexbor import LexborHTMLParser
 
+from linkcrawl import links
 from linkcrawl.links import (
     LINK_TYPES,
+    MAX_NESTING_DEPTH,
     Link,
     PageFacts,
     _collapse,
     _collapse_prefix,
+    _guard_walk,
+    _in_foreign_content,
     _origin,
     _resolve,
     _resolve_uncached,
     extract,
+    guard_markup,
     parse_link_header_canonical,
     parse_meta_refresh,
     redirect_link,
@@ -810,6 +816,230 @@ def test_link_types_constant() -> None:
     assert LINK_TYPES == ("a", "area", "redirect", "canonical", "refresh")
 
 
+# ----------------------------------------------------------------------- hostile markup
+# lexbor's tree construction is superlinear in the nesting depth, the number of active
+# formatting elements and the attributes of a tag; guard_markup() defuses such pages
+# before they are parsed. Work is bounded structurally here (no timed asserts): what
+# lexbor is given is no deeper than the limit, and the links around it are still found.
+
+DEEP = MAX_NESTING_DEPTH + 8  # allowance: <html>, <body>, formatting reopened at the limit
+
+
+def tree_depth(html: str) -> int:
+    """Most elements nested in lexbor's tree of ``html`` (only ever guarded markup)."""
+    tree = LexborHTMLParser(html)
+    deepest = 0
+    stack = [(tree.root, 1)] if tree.root is not None else []
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        child = node.child
+        while child is not None:
+            if child.is_element_node:
+                stack.append((child, depth + 1))
+            child = child.next
+    return deepest
+
+
+def ordinary_page(blocks: int) -> str:
+    """A large page of everyday (and everyday-sloppy) markup: 30 + 2 * blocks links."""
+    parts = [
+        "<!DOCTYPE html><html><head><title>Big page</title>",
+        '<script>var t = "<div><span>" + x + "</span>"; if (a < b) { t += "<p>"; }</script>',
+        "<style>nav > a { color: red }</style></head><body><nav><ul>",
+        *(f'<li><a href="/nav/{i}">Nav {i}</a>' for i in range(30)),
+        "</ul></nav>",
+    ]
+    for i in range(blocks):
+        parts.append(
+            f'<div class="card"><h2>Title {i}</h2><p>Text with <a href="/a/{i}">a link</a> '
+            "and <b>bold <i>mixed</b> up</i> words<p>Unclosed <img src=/i.png alt=x><br>"
+            f"<table><tr><td>cell<td>cell <a href=/t/{i}>t</a><tr><td>x</table>"
+            "<ul><li>one<li>two</ul><select><option>a<option selected>b</select>"
+            '<svg viewBox="0 0 9 9"><path d="M0 0L9 9"/><g><circle r="1"/></g></svg>'
+            "<!-- a <div> in a comment --><form><input name=q><button>go</button></form></div>"
+        )
+    parts.append("</body></html>")
+    return "".join(parts)
+
+
+def test_guard_leaves_ordinary_pages_alone() -> None:
+    page = ordinary_page(700)  # ~330 KB, ~30,000 tags: past the small-page exemption
+    assert len(page) > 65536
+    guard = guard_markup(page)
+    assert not guard.walked
+    assert guard.text is page
+    # Walked anyway, nothing in it is past a limit: the markup is left exactly as it is.
+    walked = _guard_walk(page)
+    assert walked.text is page
+    assert not walked.changed
+    assert walked.depth < 16
+    facts = run(page)
+    assert len(facts.links) == 30 + 2 * 700
+    assert facts.title == "Big page"
+
+
+def test_small_pages_are_never_walked() -> None:
+    # Under 64 K characters and 1024 "<" any markup costs lexbor little: no walk at all.
+    assert not guard_markup("<div>" * 1000).walked
+    assert not guard_markup("<p>" + "<b id=1><i>" * 500).walked
+
+
+NESTS = {
+    "closed divs": ("<div>" * 20000, "</div>" * 20000),
+    "unclosed divs": ("<div>" * 20000, ""),
+    "spans": ("<span>" * 20000, "</span>" * 20000),
+    "formatting": ("<b><i>" * 10000, ""),
+    "formatting with attributes": ("".join(f"<b id={i}>" for i in range(10000)), ""),
+    "tables": ("<table><tr><td>" * 7000, ""),
+    "a table in each cell": ("<table><td>" * 10000, ""),
+    "links and divs": ('<a href="/n"><div>' * 10000, ""),
+    "list items and divs": ("<ul><li><div>" * 7000, ""),
+    "paragraphs and divs": ("<p><div>" * 10000, ""),
+    "svg groups": ("<svg>" + "<g>" * 20000, ""),
+    "templates": ("<template>" * 20000, "</template>" * 20000),
+    "objects": ("<object>" * 20000, ""),
+    "foster-parented divs": ("<table>" + "<div>" * 20000, ""),
+}
+
+
+@pytest.mark.parametrize(("opening", "closing"), NESTS.values(), ids=NESTS.keys())
+def test_deep_nesting_is_cut_at_the_limit(opening: str, closing: str) -> None:
+    html = f'<a href="/before">b</a>{opening}<a href="/inside">i</a>{closing}<a href="/after">a</a>'
+    guard = guard_markup(html)
+    assert guard.walked
+    assert guard.neutralised > 0
+    assert guard.depth <= 2 * MAX_NESTING_DEPTH + 1  # (<template> has its own, double limit)
+    assert tree_depth(guard.text) <= (2 * MAX_NESTING_DEPTH if "template" in opening else DEEP)
+    found = set(targets(run(html)))
+    assert {"https://site.test/before", "https://site.test/after"} <= found
+    if "template" not in opening:  # (a template's content is not the document's)
+        assert "https://site.test/inside" in found
+
+
+def test_extract_parses_the_guarded_markup(monkeypatch: pytest.MonkeyPatch) -> None:
+    parsed: list[str] = []
+
+    def parser(html: str, **options: int) -> LexborHTMLParser:
+        parsed.append(html)
+        return LexborHTMLParser(html, **options)
+
+    monkeypatch.setattr(links, "LexborHTMLParser", parser)
+    html = "<div>" * 40000 + '<a href="/deep">deep</a>' + "</div>" * 40000
+    assert targets(run(html)) == ["https://site.test/deep"]
+    assert parsed[0].count("<div") <= MAX_NESTING_DEPTH
+    assert tree_depth(parsed[0]) <= DEEP
+
+
+def test_unclosed_links_are_all_kept() -> None:
+    # Each <a> closes the one before it: no nesting, nothing to cut, every link found.
+    html = "".join(f'<a href="/x{i}">t{i}' for i in range(20000))
+    guard = guard_markup(html)
+    assert guard.walked
+    assert not guard.changed
+    assert guard.depth < 8
+    facts = run(html)
+    assert len(facts.links) == 20000
+    assert facts.links[-1] == Link(
+        "https://site.test/x19999", "a", "t19999", (), False, False, False, False, 19999
+    )
+
+
+def test_links_past_the_limit_in_svg_are_kept() -> None:
+    # A link nested past the limit in SVG is made self-closing: still a link, no content.
+    html = "<svg>" + "<g>" * 2000 + '<a href="/s"><text>s</text></a>' + "</g>" * 2000
+    guard = guard_markup(html)
+    assert '<a href="/s" />' in guard.text
+    assert tree_depth(guard.text) <= DEEP
+    assert targets(run(html)) == ["https://site.test/s"]
+
+
+@pytest.mark.parametrize(
+    ("unit", "deepens"),
+    [
+        # The adoption agency keeps these flat: nothing to do.
+        ("<b><i></b></i>", False),
+        ("<b>1<i>2</b>3</i>", False),
+        # Here every <b> reopens the <i> left open before it, one level deeper each time.
+        ("<b><i>x</b>", True),
+    ],
+)
+def test_misnested_formatting(unit: str, deepens: bool) -> None:
+    html = unit * 20000 + '<a href="/after">a</a>'
+    guard = guard_markup(html)
+    assert guard.text_changed == deepens
+    assert tree_depth(guard.text) <= (DEEP if deepens else 16)
+    assert targets(run(html)) == ["https://site.test/after"]
+
+
+def test_attribute_floods_are_trimmed() -> None:
+    names = " ".join(f"a{i}" for i in range(20000))
+    html = f'<a href="/x" {names}>t</a><a href="/after">a</a>'
+    guard = guard_markup(html)
+    assert guard.trimmed == 1
+    assert len(LexborHTMLParser(guard.text).css_first("a").attributes) == 256
+    assert anchors(run(html)) == [("https://site.test/x", "t"), ("https://site.test/after", "a")]
+    # A tag that never ends takes the rest of the document with it; cut there instead.
+    unterminated = f'<a href="/x">t</a><x {names}'
+    assert guard_markup(unterminated).text == '<a href="/x">t</a>'
+    assert anchors(run(unterminated)) == [("https://site.test/x", "t")]
+
+
+def test_long_attribute_values_are_kept() -> None:
+    html = '<a href="/x" title="' + "t" * 1_000_000 + '">t</a><a href="/after">a</a>'
+    guard = guard_markup(html)
+    assert guard.text is html
+    assert anchors(run(html)) == [("https://site.test/x", "t"), ("https://site.test/after", "a")]
+
+
+def test_reopened_formatting_is_budgeted() -> None:
+    # Formatting elements left open are reopened (cloned, attributes copied) by every
+    # paragraph after them: 1000 of them times 8000 paragraphs would be 8 million
+    # elements. Past 64 active ones they are neutralised; past a budget the rest is
+    # closed instead of reopened.
+    html = "<p>" + "".join(f"<b id={i}>" for i in range(1000)) + "</p>" + "<p>x</p>" * 8000
+    guard = guard_markup(html)
+    assert guard.neutralised >= 1000 - 64
+    assert guard.closed > 0
+    tree = LexborHTMLParser(guard.text)
+    assert len(tree.css("b")) <= 4096 + len(html) // 16 + 64
+    # One open link with a 100 KB title, reopened by 20,000 paragraphs: 2 GB of copies.
+    html = '<p><a href="/x" title="' + "t" * 100_000 + '">x</p>' + "<p>y</p>" * 20000
+    guard = guard_markup(html)
+    assert guard.closed > 0
+    links_found = run(html).links
+    assert links_found[0].target_url == "https://site.test/x"
+    assert len(links_found) <= 1 + (65536 + len(html)) // 100_000
+
+
+def test_huge_selects_parse_without_mutation_events() -> None:
+    html = "<select>" + "<option>x" * 5000 + '</select><a href="/after">a</a>'
+    guard = guard_markup(html)
+    assert guard.no_events
+    assert not guard.text_changed
+    assert targets(run(html)) == ["https://site.test/after"]
+    # Closed options do not look deep to the pre-check, but the walk sees them.
+    closed = "<select>" + "<option>x</option>" * 5000 + "</select>"
+    assert _guard_walk(closed).no_events
+
+
+def test_many_candidates_deep_in_foreign_content_are_checked_once() -> None:
+    html = "<svg>" + "<g>" * 400 + "<title>icon</title>" * 3000 + "</svg><title>Real</title>"
+    assert run(html).title == "Real"
+    tree = LexborHTMLParser(html)
+    memo: dict[int, bool] = {}
+    titles = tree.css("title")
+    assert [_in_foreign_content(node, memo) for node in titles] == [True] * 3000 + [False]
+    assert len(memo) <= 400 + 8  # every ancestor walked once, not once per <title>
+
+
+def test_images_deep_inside_a_link() -> None:
+    html = '<a href="/x">' + "<span>" * 400 + '<img alt="pic">' * 3000 + "</a>"
+    facts = run(html)
+    assert anchors(facts) == [("https://site.test/x", "pic")]
+    assert facts.links[0].image
+
+
 # ---------------------------------------------------------------------------- hypothesis
 
 HREFS = st.sampled_from(
@@ -1026,3 +1256,35 @@ def test_cached_resolution_equals_canonicalize(prefix: str, rest: str, base: str
 def test_strip_params_may_be_a_list() -> None:
     facts = extract(b'<a href="/p?ref=1&x=2">x</a>', URL, strip_params=["ref"])  # type: ignore[arg-type]
     assert targets(facts) == ["https://site.test/p?x=2"]
+
+
+@st.composite
+def deep_tag_soup(draw: st.DrawFn) -> str:
+    parts: list[str] = []
+    for _ in range(draw(st.integers(0, 100))):
+        tag = draw(TAGS | st.sampled_from(["svg", "g", "mi", "desc", "td", "tr", "li", "u", "s"]))
+        kind = draw(st.integers(0, 9))
+        if kind < 3:
+            parts.append(f"</{tag}>")
+        elif kind == 3:
+            parts.append(draw(st.sampled_from(["x", " ", "<!-- c -->", "<br/>", "<p/>"])))
+        else:
+            attrs = draw(st.sampled_from(["", ' id="1"', " id=2", " a b", ' href="/l"']))
+            parts.append(f"<{tag}{attrs}{draw(st.sampled_from(['', '/']))}>")
+    return "".join(parts)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(html=deep_tag_soup())
+def test_guard_walk_bounds_the_depth_of_any_markup(html: str) -> None:
+    # With a limit of 6 (and 3 formatting elements), whatever the markup, lexbor's tree
+    # of the guarded text is no deeper than the limit plus a small allowance.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(links, "MAX_NESTING_DEPTH", 6)
+        patch.setattr(links, "_MAX_FORMATTING", 3)
+        guard = _guard_walk(html)
+    assert guard.text is html or guard.text_changed
+    assert tree_depth(guard.text) <= 2 * 6 + 6
+    facts = extract(guard.text.encode("utf-8", "surrogatepass"), URL)
+    positions = [link.position for link in facts.links if link.position is not None]
+    assert positions == list(range(len(positions)))

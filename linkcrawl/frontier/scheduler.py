@@ -7,8 +7,9 @@ embedded crawl is exactly Scrapy's. With it, every worker shares one frontier
 
 - discovered requests are buffered and added in one Redis call per flush (a few per page
   at most, not one per link), deduplicated there on the canonical URL's node id;
-- ``next_request`` leases one ready request at a time (a host is released no faster than
-  its delay, fleet-wide), so nothing leased waits in this process;
+- ``next_request`` leases as many ready requests as the engine has free download slots
+  (a host is released no faster than its delay, fleet-wide); the engine sends them all in
+  the same pass, so nothing leased waits in this process;
 - a lease is acknowledged when the Parquet pipeline reports the rows of its response
   committed (``linkcrawl.signals.rows_committed``), so a SIGKILL means a re-crawl after the
   lease expires, never a loss;
@@ -49,6 +50,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _MAX_BACKOFF = 10.0
+# At most this many leases per round trip (the engine's free download slots, if fewer).
+_MAX_LEASE_BATCH = 16
 
 
 def redis_client(url: str) -> Any:
@@ -167,7 +170,7 @@ class FrontierScheduler(BaseScheduler):
         flush_interval: float,
         heartbeat_interval: float,
         strip_params: tuple[str, ...],
-        delay_margin: float = 0.05,
+        delay_margin: float = 0.1,
     ) -> None:
         self.frontier = frontier
         self.delay_margin = delay_margin
@@ -371,6 +374,9 @@ class FrontierScheduler(BaseScheduler):
         if lease_id is not None:
             self._pages += 1
             self._fetched.append(lease_id)
+            # A host that was blocked on its in-flight cap may be ready again: the next
+            # next_request frees the slot and asks at once instead of at the next poll.
+            self._next_lease_poll = 0.0
 
     # ------------------------------------------------------------------ the scheduler
 
@@ -403,10 +409,12 @@ class FrontierScheduler(BaseScheduler):
         now = time.monotonic()
         if now < self._next_lease_poll or not self._redis_ok() or self.spider is None:
             return None
-        if self._to_add:
-            self.flush()  # our own discoveries first, so the frontier can order them
+        if self._to_add or self._fetched:
+            # our own discoveries first, so the frontier can order them; and the hosts'
+            # slots our finished fetches hold
+            self.flush()
         try:
-            leases, next_ready = self.frontier.lease(self.worker, max_count=1)
+            leases, next_ready = self.frontier.lease(self.worker, max_count=self._free_slots())
         except FrontierError as e:
             self._redis_failed(e)
             return None
@@ -427,6 +435,18 @@ class FrontierScheduler(BaseScheduler):
             self._ready.append(request)
         self._inc("frontier/leased", len(leases))
         return self._ready.popleft()
+
+    def _free_slots(self) -> int:
+        """Requests the engine's downloader takes now: the ones leased in one round trip
+        are all sent in the engine's current pass (it calls ``next_request`` until full)."""
+        engine = self.crawler.engine if self.crawler is not None else None
+        if engine is None:
+            return 1
+        downloader = engine.downloader
+        if not downloader.total_concurrency:
+            return _MAX_LEASE_BATCH
+        free = downloader.total_concurrency - len(downloader.active)
+        return max(1, min(_MAX_LEASE_BATCH, free))
 
     def has_pending_requests(self) -> bool:
         if self._ready or self._to_add or self._to_release:

@@ -28,6 +28,7 @@ from linkcrawl.policy import (
     stop_on_user_error,
 )
 from linkcrawl.signals import lease_failed, lease_finished
+from linkcrawl.urls import node_id
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -40,6 +41,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+# Node ids of URLs this process has sent to the scheduler, to skip building requests the
+# dupefilter would drop (most links of a crawl). A cache: emptied when it reaches this size.
+_SENT_CACHE_MAX = 1 << 18  # ~15 MB
 
 
 def _headers(response: Response) -> dict[str, list[str]]:
@@ -79,6 +83,14 @@ class BacklinksSpider(scrapy.Spider):
         self.bot_name = "linkcrawl"
         self.policy = CrawlPolicy()
         self.max_attempts = 3
+        self.depth_limit = 0
+        self.url_length_limit = 0
+        # node ids (the dupefilter's key) of URLs already in the scheduler's dupefilter
+        self._sent: set[int] = set()
+        # One bound method each for every request: Scrapy caches its per-callback checks
+        # (WARN_ON_GENERATOR_RETURN_VALUE reads the source) by weak reference to it.
+        self._callback = self.parse
+        self._errback = self.on_error
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -90,6 +102,8 @@ class BacklinksSpider(scrapy.Spider):
             spider.anchor_max_chars = s.getint("LINKCRAWL_ANCHOR_MAX_CHARS")
             spider.bot_name = s["LINKCRAWL_BOT_NAME"]
             spider.max_attempts = s.getint("FRONTIER_MAX_ATTEMPTS")
+            spider.depth_limit = s.getint("DEPTH_LIMIT")
+            spider.url_length_limit = s.getint("URLLENGTH_LIMIT")
             redis_mode = bool(redis_url(s))
             # With a Redis frontier, seeds usually come from `linkcrawl seed`.
             spider.seed_urls = load_seeds(
@@ -121,15 +135,31 @@ class BacklinksSpider(scrapy.Spider):
             meta["depth"] = depth
         if lease is not None:
             meta[LEASE_META_KEY], meta[ATTEMPTS_META_KEY] = lease
-        return scrapy.Request(url, callback=self.parse, errback=self.on_error, meta=meta)
+        return scrapy.Request(url, callback=self._callback, errback=self._errback, meta=meta)
 
     def _inc(self, key: str, count: int = 1) -> None:
         if self.crawler.stats is not None:
             self.crawler.stats.inc_value(key, count)
 
+    def _unsent(self, urls: list[str], depth: int) -> Iterator[str]:
+        """The URLs not sent to the scheduler before; remembers those that reach its
+        dupefilter (DepthMiddleware and UrlLengthMiddleware drop some on the way)."""
+        sent = self._sent
+        remember = not self.depth_limit or depth <= self.depth_limit
+        max_length = self.url_length_limit
+        for url in urls:
+            key = node_id(url)
+            if key in sent:
+                continue
+            if remember and (not max_length or len(url) <= max_length):
+                if len(sent) >= _SENT_CACHE_MAX:
+                    sent.clear()
+                sent.add(key)
+            yield url
+
     async def start(self) -> AsyncIterator[Any]:
         # Seeds go through the dupefilter like any link: a seed linked back is not refetched.
-        for url in self.seed_urls:
+        for url in self._unsent(self.seed_urls, 0):
             yield self.request_for(url)
 
     def parse(self, response: Response, **_: Any) -> Iterator[Any]:
@@ -137,11 +167,12 @@ class BacklinksSpider(scrapy.Spider):
         headers = _headers(response)
         content_type = _first(headers, "content-type")
         url = response.meta.get(URL_META_KEY) or response.url
+        depth = int(response.meta.get("depth", 0))
         item = PageItem(
             lease_id=response.meta.get(LEASE_META_KEY),
             url=url,
             fetch_time=now,
-            depth=int(response.meta.get("depth", 0)),
+            depth=depth,
             status=response.status,
             content_type=media_type(content_type),
             size=len(response.body),
@@ -173,7 +204,7 @@ class BacklinksSpider(scrapy.Spider):
             self._inc("pages/errors")
         yield item
         self._inc("links/followed", len(follow))
-        for url in follow:
+        for url in self._unsent(follow, depth + 1):
             yield self.request_for(url)
 
     def on_error(self, failure: Failure) -> Iterator[PageItem]:

@@ -118,6 +118,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     timeout = 60  # idle keep-alive connections end after this many seconds
     server: _HTTPServer
+    _headers_buffer: list[bytes]  # BaseHTTPRequestHandler's, filled by send_header()
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.app.verbose:
@@ -224,9 +225,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         if isinstance(body, bytes):
             self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if not head:
-                self.wfile.write(body)
+            if head or self.request_version == "HTTP/0.9":
+                self.end_headers()
+                if not head:
+                    self.wfile.write(body)
+                return
+            # The same bytes as end_headers() + write(body), in one send: one segment
+            # for a typical page instead of two (with TCP_NODELAY), half the syscalls.
+            self._headers_buffer.extend((b"\r\n", body))
+            self.flush_headers()
             return
         has_length = any(name.lower() == "content-length" for name, _ in headers)
         if not has_length:
