@@ -1288,3 +1288,12 @@ def test_guard_walk_bounds_the_depth_of_any_markup(html: str) -> None:
     facts = extract(guard.text.encode("utf-8", "surrogatepass"), URL)
     positions = [link.position for link in facts.links if link.position is not None]
     assert positions == list(range(len(positions)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from(list("<>/!?-=\"' \n\tabtdrsvgmiCDATA[]\x00é")), max_size=300)
+)
+def test_guard_walk_never_raises_on_text(text: str) -> None:
+    guard = _guard_walk(text)
+    assert guard.text is text or guard.text_changed
