@@ -13,8 +13,10 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware as BaseRobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.utils.httpobj import urlparse_cached
+from twisted.internet.defer import Deferred
 
 from linkcrawl.frontier.meta import redis_url
 from linkcrawl.signals import host_delay
@@ -117,3 +119,23 @@ class HostPolicyMiddleware:
             slot.delay = max(slot.delay, delay)
             slot.jitter = 0.0
         logger.info("Host %s asks for Crawl-delay %.2fs; applied", key, delay)
+
+
+class RobotsTxtMiddleware(BaseRobotsTxtMiddleware):
+    """Scrapy's robots.txt middleware with one fix for concurrent first requests.
+
+    In Scrapy 2.19, requests that arrive for a host while its robots.txt is being fetched
+    all await one Deferred through ``Deferred.asFuture``, whose callback returns None: the
+    first waiter gets the parser, every later one gets None, and None means "allow". A
+    worker of the Redis frontier often leases several URLs of a host before its own first
+    robots.txt fetch, so disallowed pages were fetched. The parser is stored by then: use
+    it. A robots.txt that could not be fetched stays None (allow), as in Scrapy.
+    """
+
+    async def robot_parser(self, request: Request) -> RobotParser | None:
+        parser = await super().robot_parser(request)
+        if parser is None:
+            stored = self._parsers.get(urlparse_cached(request).netloc)
+            if stored is not None and not isinstance(stored, Deferred):
+                return stored
+        return parser

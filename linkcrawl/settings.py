@@ -54,6 +54,9 @@ HTTPERROR_ALLOW_ALL = True
 METAREFRESH_ENABLED = False
 
 DOWNLOADER_MIDDLEWARES = {
+    # Scrapy's, with a fix for requests that wait on a host's first robots.txt fetch.
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "linkcrawl.middlewares.RobotsTxtMiddleware": 100,
     "linkcrawl.middlewares.HostPolicyMiddleware": 110,
     # Scope is CrawlPolicy's (LINKCRAWL_SCOPE); the spider sets no allowed_domains.
     "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
