@@ -149,3 +149,12 @@ def run_crawl(
         timeout=timeout,
         check=False,
     )
+
+
+def edge_key(row: dict[str, Any]) -> tuple[Any, ...]:
+    """The fields of an edge row that the test web knows, as a comparable tuple."""
+    return (
+        row["source_url"], row["target_url"], row["link_type"], row["anchor_text"],
+        tuple(row["rel"]), row["nofollow"], row["sponsored"], row["ugc"],
+        row["page_nofollow"], row["image"], row["position"], row["http_status"],
+    )  # fmt: skip

@@ -16,7 +16,7 @@ import pytest
 
 from linkcrawl.policy import media_type
 from linkcrawl.urls import node_id, registered_domain, url_host
-from tests.conftest import WebServer, run_crawl
+from tests.conftest import WebServer, edge_key, run_crawl
 
 pytestmark = pytest.mark.integration
 
@@ -57,23 +57,6 @@ def crawl(testweb: WebServer, tmp_path_factory: pytest.TempPathFactory) -> Crawl
         result.stdout + result.stderr,
         testweb.hits(),
         testweb.hit_times(),
-    )
-
-
-def edge_key(row: dict[str, Any]) -> tuple[Any, ...]:
-    return (
-        row["source_url"],
-        row["target_url"],
-        row["link_type"],
-        row["anchor_text"],
-        tuple(row["rel"]),
-        row["nofollow"],
-        row["sponsored"],
-        row["ugc"],
-        row["page_nofollow"],
-        row["image"],
-        row["position"],
-        row["http_status"],
     )
 
 

@@ -22,7 +22,7 @@ import pytest
 
 from linkcrawl.readers import latest_sql
 from linkcrawl.urls import url_host
-from tests.conftest import ROOT, WebServer, start_crawl
+from tests.conftest import ROOT, WebServer, edge_key, start_crawl
 from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.integration
@@ -105,14 +105,6 @@ def wait_all(procs: list[subprocess.Popen[bytes]], out: Path, timeout: float = 1
 
 def page_hits(testweb: WebServer) -> dict[str, int]:
     return {u: n for u, n in testweb.hits().items() if not u.endswith("/robots.txt")}
-
-
-def edge_key(row: dict[str, Any]) -> tuple[Any, ...]:
-    return (
-        row["source_url"], row["target_url"], row["link_type"], row["anchor_text"],
-        tuple(row["rel"]), row["nofollow"], row["sponsored"], row["ugc"],
-        row["page_nofollow"], row["image"], row["position"], row["http_status"],
-    )  # fmt: skip
 
 
 def expected_edge_set(testweb: WebServer) -> Counter[tuple[Any, ...]]:
