@@ -407,7 +407,11 @@ class FrontierScheduler(BaseScheduler):
         if self._ready:
             return self._ready.popleft()
         now = time.monotonic()
-        if now < self._next_lease_poll or not self._redis_ok() or self.spider is None:
+        if not self._redis_ok() or self.spider is None:
+            return None
+        # Our own new discoveries may be the only work there is (a crawl's first pages,
+        # a narrow frontier): send them and ask at once rather than at the next poll.
+        if now < self._next_lease_poll and not self._to_add:
             return None
         if self._to_add or self._fetched:
             # our own discoveries first, so the frontier can order them; and the hosts'
