@@ -40,7 +40,7 @@ from linkcrawl.testweb.generator import (
     TestWeb,
     TestWebConfig,
 )
-from linkcrawl.testweb.server import TestWebServer, main, run_server, serve_main
+from linkcrawl.testweb.server import TestWebServer, main, serve_main
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -65,9 +65,10 @@ def edges(web: TestWeb, pages: dict[str, ExpectedPage]) -> list[ExpectedEdge]:
     return web.expected_edges(list(pages))
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[TestWebServer]:
-    with run_server(SMALL) as srv:
+@pytest.fixture(scope="module", params=["threads", "event-loop"])
+def server(request: pytest.FixtureRequest) -> Iterator[TestWebServer]:
+    """The server in both serving modes: every server test holds for each."""
+    with TestWebServer(SMALL, event_loop=request.param == "event-loop") as srv:
         yield srv
 
 
@@ -613,6 +614,22 @@ def test_proxy_serves_absolute_form_requests(server: TestWebServer) -> None:
     assert status == 301 and headers["Location"] == "http://site-01.test/r/landing-301"
 
 
+@pytest.mark.parametrize("event_loop", [False, True])
+def test_prerendered_server_answers_as_the_live_one(event_loop: bool) -> None:
+    live = TestWeb(SMALL)
+    with TestWebServer(SMALL, prerender=True, event_loop=event_loop) as server:
+        pages = set(live.expected_pages())
+        # every page but the streamed ones (the oversize page) is rendered ahead
+        assert set(server.rendered) <= pages and len(server.rendered) >= len(pages) - 2
+        urls = [*server.rendered, "http://site-01.test/robots.txt"]
+        for url in urls:
+            expected = live.respond(url)
+            status, headers, body = direct(server, "GET", url)
+            assert (status, body) == (expected.status, expected.read()), url
+            assert headers.get("Location") == expected.header("Location"), url
+        assert sum(server.hits().values()) == len(urls)
+
+
 def test_origin_form_with_a_test_web_host_is_served(server: TestWebServer) -> None:
     for host in ("site-02.test", IDN_ASCII, "SITE-02.TEST:80"):
         status, _, body = direct(server, "GET", "/p/4", {"Host": host})
@@ -701,7 +718,9 @@ def test_head_and_keep_alive_under_concurrency(server: TestWebServer) -> None:
 def test_oversize_page_is_sent_chunked_or_with_length(server: TestWebServer) -> None:
     size = server.web.oversize_size()
     status, headers, body = direct(server, "GET", "http://site-06.test/big/chunked")
-    assert (status, headers.get("Transfer-Encoding"), len(body)) == (200, "chunked", size)
+    # the event-loop mode sends every body whole, with its length
+    encoding = None if server.event_loop else "chunked"
+    assert (status, headers.get("Transfer-Encoding"), len(body)) == (200, encoding, size)
     status, headers, body = direct(server, "GET", "http://site-06.test/big/length")
     assert (status, int(headers["Content-Length"]), len(body)) == (200, size, size)
     # a client that gives up half way (like Scrapy at DOWNLOAD_MAXSIZE) does not hurt
@@ -712,8 +731,9 @@ def test_oversize_page_is_sent_chunked_or_with_length(server: TestWebServer) -> 
     assert direct(server, "GET", "http://site-06.test/p/1")[0] == 200
 
 
-def test_server_thread_stops_cleanly() -> None:
-    srv = run_server(SMALL).start()
+@pytest.mark.parametrize("event_loop", [False, True])
+def test_server_thread_stops_cleanly(event_loop: bool) -> None:
+    srv = TestWebServer(SMALL, event_loop=event_loop).start()
     address = (srv.host, srv.port)
     conn = http.client.HTTPConnection(*address, timeout=10)
     conn.request("GET", "http://site-00.test/")
@@ -727,7 +747,8 @@ def test_server_thread_stops_cleanly() -> None:
 # --- the command --------------------------------------------------------------------------
 
 
-def test_serve_command_prints_its_address_and_serves() -> None:
+@pytest.mark.parametrize("extra", [[], ["--prerender", "--event-loop"]])
+def test_serve_command_prints_its_address_and_serves(extra: list[str]) -> None:
     cmd = [
         sys.executable,
         "-m",
@@ -739,6 +760,7 @@ def test_serve_command_prints_its_address_and_serves() -> None:
         "9",
         "--seed",
         "3",
+        *extra,
     ]
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
