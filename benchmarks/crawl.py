@@ -1,6 +1,6 @@
 """Benchmark: whole crawls of the same test web, in one run, by four crawlers.
 
-    python benchmarks/crawl.py [--pages 20000] [--hosts 20] [--skip-plain]
+    python benchmarks/crawl.py [--pages 40000] [--hosts 20] [--skip-plain]
 
 1. plain Scrapy: its own scheduler, ``LinkExtractor``, one JSON-lines feed item per link
    (``benchmarks/plain_scrapy_spider.py``), the baseline. Scrapy does not canonicalise
@@ -166,7 +166,7 @@ def redis_cpu_s(redis: RedisServer | None) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--pages", type=int, default=20_000)
+    parser.add_argument("--pages", type=int, default=40_000)
     parser.add_argument("--hosts", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-plain", action="store_true", help="skip the slow baseline")
