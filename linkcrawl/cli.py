@@ -1,4 +1,4 @@
-"""The ``linkcrawl`` command: demo, extract, testweb.
+"""The ``linkcrawl`` command: demo, extract, seed, frontier, authority, testweb.
 
 Every user mistake (bad option, unreadable file, bad URL) ends in one line on stderr
 starting ``linkcrawl: error:`` and exit status 2, never a traceback.
@@ -81,6 +81,48 @@ def cmd_demo(args: argparse.Namespace) -> int:
         raise CLIError(f"--pages/--hosts: {e}") from None
 
     return run_demo(output=Path(args.output), pages=args.pages, seed=args.seed, hosts=args.hosts)
+
+
+def _option_number(option: str, text: str | None, kind: type[int] | type[float]) -> Any:
+    """An option's number, or the job's default (None); one-line error otherwise."""
+    if text is None:
+        return None
+    try:
+        return kind(text)
+    except ValueError:
+        what = "an integer" if kind is int else "a number"
+        raise CLIError(f"{option} {text!r}: not {what}") from None
+
+
+def cmd_authority(args: argparse.Namespace) -> int:
+    """Rank the pages, hosts and domains of a crawl's edges (docs/authority.md)."""
+    from linkcrawl.authority.job import AuthorityConfig, AuthorityError, format_summary, run
+
+    numbers = {
+        "damping": _option_number("--damping", args.damping, float),
+        "tol": _option_number("--tol", args.tol, float),
+        "max_iter": _option_number("--max-iter", args.max_iter, int),
+        "threads": _option_number("--threads", args.threads, int),
+    }
+    options: dict[str, Any] = {k: v for k, v in numbers.items() if v is not None}
+    if args.rel_policy is not None:
+        options["rel_policy"] = args.rel_policy
+    if args.internal_policy is not None:
+        options["internal_policy"] = args.internal_policy
+    config = AuthorityConfig(
+        input=Path(args.input),
+        output=Path(args.output) if args.output else Path(args.input) / "authority",
+        crawl_ids=tuple(args.crawl_id or ()),
+        trust_seeds=Path(args.trust_seeds) if args.trust_seeds else None,
+        overwrite=args.overwrite,
+        **options,
+    )
+    try:
+        summary = run(config, progress=sys.stderr)
+    except AuthorityError as e:
+        raise CLIError(str(e)) from None
+    print(format_summary(summary))
+    return 0
 
 
 def _frontier(args: argparse.Namespace) -> Any:
@@ -188,7 +230,7 @@ def format_status(prefix: str, status: dict[str, Any]) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="linkcrawl", description="Backlink crawler: crawl, extract, test web."
+        prog="linkcrawl", description="Backlink crawler: crawl, extract, rank, test web."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -231,6 +273,35 @@ def build_parser() -> argparse.ArgumentParser:
     front.add_argument("--yes", action="store_true", help="confirm reset")
     redis_options(front)
     front.set_defaults(func=cmd_frontier)
+
+    from linkcrawl import defaults as d
+
+    auth = sub.add_parser(
+        "authority",
+        help="rank pages, hosts and domains of a crawl's edges (PageRank, TrustRank, harmonic)",
+        description="Read <input>/edges, apply the graph rules of docs/authority.md and write "
+        "pages.parquet, hosts.parquet and domains.parquet under --output.",
+    )
+    auth.add_argument("--input", required=True, help="the crawl's output root (LINKCRAWL_OUTPUT)")
+    auth.add_argument("--crawl-id", action="extend", nargs="+", metavar="ID",
+                      help="only these crawls' partitions (default: all)")  # fmt: skip
+    auth.add_argument("--output", help="output directory (default <input>/authority)")
+    auth.add_argument("--damping", help=f"PageRank damping factor (default {d.AUTHORITY_DAMPING})")
+    auth.add_argument("--tol", help=f"convergence tolerance (default {d.AUTHORITY_TOLERANCE:g}): "
+                      "stop when an iteration changes the scores by less (L1)")  # fmt: skip
+    auth.add_argument("--max-iter", help=f"most power iterations (default {d.AUTHORITY_MAX_ITER})")
+    auth.add_argument("--rel-policy", metavar="exclude|include|WEIGHT",
+                      help="nofollow/sponsored/ugc links (default "
+                      f"{d.AUTHORITY_REL_POLICY})")  # fmt: skip
+    auth.add_argument("--internal-policy", metavar="include|exclude|WEIGHT",
+                      help="same-host links in the page graph (default "
+                      f"{d.AUTHORITY_INTERNAL_POLICY})")  # fmt: skip
+    auth.add_argument("--trust-seeds", metavar="FILE",
+                      help="trusted seed URLs, one a line: adds TrustRank columns")  # fmt: skip
+    auth.add_argument("--threads", help="threads for reading (default 0 = one per core)")
+    auth.add_argument("--overwrite", action="store_true",
+                      help="replace a previous authority output in --output")  # fmt: skip
+    auth.set_defaults(func=cmd_authority)
 
     web = sub.add_parser(
         "testweb", help="the synthetic test web: 'linkcrawl testweb serve --help'", add_help=False

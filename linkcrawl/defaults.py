@@ -89,3 +89,23 @@ FRONTIER_HEARTBEAT_INTERVAL = 5.0
 # Added to a host's delay (when it has one) so that request arrivals, not just leases,
 # stay at least the delay apart (lease-to-arrival time varies: robots.txt, event loop).
 FRONTIER_DELAY_MARGIN = 0.1
+
+# --- Authority job (`linkcrawl authority`, docs/authority.md) -------------------------
+# PageRank damping factor: the chance that the random surfer follows a link.
+AUTHORITY_DAMPING = 0.85
+# Stop when an iteration changes the scores by less than this in all (L1; docs/authority.md).
+AUTHORITY_TOLERANCE = 1e-6
+# ... or after this many iterations (reported as not converged).
+AUTHORITY_MAX_ITER = 200
+# nofollow/sponsored/ugc links: "exclude" (pass nothing), "include" (weight 1) or a weight.
+AUTHORITY_REL_POLICY = "exclude"
+# Same-host links in the page graph: "include", "exclude" or a weight in (0, 1].
+AUTHORITY_INTERNAL_POLICY = "include"
+# Threads for Parquet reading and Arrow kernels; 0 = one per CPU core.
+AUTHORITY_THREADS = 0
+# Harmonic centrality is exact while rank.harmonic_work() is within this, else sampled.
+AUTHORITY_HARMONIC_WORK = 20_000_000
+# Fewest sampled sources when the harmonic centrality is estimated.
+AUTHORITY_HARMONIC_MIN_SOURCES = 256
+# Seed of the random sample of harmonic sources (the output is reproducible).
+AUTHORITY_HARMONIC_SEED = 0

@@ -1,5 +1,6 @@
 """``linkcrawl demo``: start the test web, crawl it with ``scrapy crawl backlinks`` on the
-embedded scheduler, and summarise the Parquet it wrote. Offline and self-contained."""
+embedded scheduler, summarise the Parquet it wrote, and rank it with the authority job
+(``linkcrawl authority``). Offline and self-contained."""
 
 from __future__ import annotations
 
@@ -138,6 +139,33 @@ def summarise(output: Path, crawl_id: str, elapsed: float, out: IO[str]) -> None
     w("\n")
 
 
+def rank_demo(output: Path, crawl_id: str, out: IO[str], top: int = 10) -> None:
+    """Run the authority job on the demo crawl and print the top pages, hosts, domains."""
+    import pyarrow.parquet as pq
+
+    from linkcrawl.authority.job import AuthorityConfig, run
+
+    target = output / "authority"
+    summary = run(
+        AuthorityConfig(input=output, output=target, crawl_ids=(crawl_id,), overwrite=True)
+    )
+    c = summary["counts"]
+    w = out.write
+    w(f"\nAuthority (linkcrawl authority --input {output} --crawl-id {crawl_id}): "
+      f"{c['nodes']} pages, {c['hosts']} hosts, {c['domains']} domains, "
+      f"{c['edges_kept']} ranking edges, {summary['seconds']:.1f}s\n")  # fmt: skip
+    for name, key, extra in (
+        ("pages", "url", "referring_pages"),
+        ("hosts", "host", "referring_hosts"),
+        ("domains", "domain", "referring_domains"),
+    ):
+        rows = pq.read_table(target / f"{name}.parquet", columns=[key, "rank", "score", extra])
+        w(f"\nTop {name} by PageRank (score 0-100, {extra.replace('_', ' ')}):\n")
+        for r in rows.slice(0, top).to_pylist():
+            w(f"  {r['rank']:>3}  {r['score']:6.2f}  {r[extra]:>5}  {r[key]}\n")
+    w(f"\nauthority: {target}/{{pages,hosts,domains}}.parquet\n")
+
+
 def run_demo(output: Path, pages: int, seed: int, hosts: int) -> int:
     from linkcrawl.testweb.generator import TestWeb, TestWebConfig
 
@@ -168,7 +196,8 @@ def run_demo(output: Path, pages: int, seed: int, hosts: int) -> int:
         return result.returncode or 1
     try:
         summarise(output, DEMO_CRAWL_ID, elapsed, out)
-    except DemoError as e:
+        rank_demo(output, DEMO_CRAWL_ID, out)
+    except (DemoError, ValueError) as e:
         out.write(f"linkcrawl: error: {e}\n")
         return 1
     return 0

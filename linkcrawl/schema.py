@@ -4,8 +4,10 @@ The crawl writes two tables, ``edges`` and ``pages``, as Hive-partitioned datase
 (``<root>/<table>/crawl_id=<id>/part-<worker>-<seq>.parquet``). The partition column
 ``crawl_id`` lives in the directory name, as Hive, Spark, DuckDB, Polars and
 pyarrow.dataset expect, so it is not part of the file schemas below; ``dataset_schema``
-adds it for readers. Every file carries ``schema_version`` in its metadata: bump it when
-a column changes meaning, and teach readers (the authority job) the old versions.
+adds it for readers. The authority job writes three more tables, ``pages``, ``hosts``
+and ``domains`` (``AUTHORITY_*_SCHEMA``). Every file carries ``schema_version`` in its
+metadata: bump it when a column changes meaning, and teach readers (the authority job)
+the old versions.
 """
 
 from __future__ import annotations
@@ -93,6 +95,85 @@ PAGES_SCHEMA = _schema(
 )
 
 SCHEMAS: dict[str, pa.Schema] = {"edges": EDGES_SCHEMA, "pages": PAGES_SCHEMA}
+
+# --- The authority job's output (docs/authority.md): one file per table, not partitioned.
+# Each file's metadata also holds ``linkcrawl.authority.parameters``, ``.counts`` (JSON)
+# and, for hosts and domains, ``.harmonic`` (exact, or the sample size).
+
+
+def _ranking_fields(prefix: list[pa.Field]) -> list[pa.Field]:
+    return [
+        *prefix,
+        # PageRank of the site graph (one vote per referring site); sums to 1
+        pa.field("pagerank", pa.float64(), nullable=False),
+        # in-harmonic centrality of the site graph (exact, or a sampled estimate)
+        pa.field("harmonic", pa.float64(), nullable=False),
+        # 0-100, log-scaled pagerank; rank 1 = highest pagerank, ties by name
+        pa.field("score", pa.float64(), nullable=False),
+        pa.field("rank", pa.int64(), nullable=False),
+        # distinct other hosts / other registered domains with a link into the site
+        pa.field("referring_hosts", pa.int64(), nullable=False),
+        pa.field("referring_domains", pa.int64(), nullable=False),
+        # link rows from other sites (all rels), and those that pass authority
+        pa.field("backlinks_total", pa.int64(), nullable=False),
+        pa.field("backlinks_dofollow", pa.int64(), nullable=False),
+        # page nodes of the site in the graph
+        pa.field("pages", pa.int64(), nullable=False),
+        # TrustRank (PageRank teleporting to the seed sites) and its rank; null without seeds
+        pa.field("trustrank", pa.float64(), nullable=True),
+        pa.field("trust_rank", pa.int64(), nullable=True),
+    ]
+
+
+# One row per page node of the graph (folded URLs are counted in their target's row).
+AUTHORITY_PAGES_SCHEMA = _schema(
+    "authority_pages",
+    [
+        pa.field("url", pa.string(), nullable=False),
+        pa.field("node_id", pa.int64(), nullable=False),
+        # PageRank of the page graph; sums to 1 over the table
+        pa.field("pagerank", pa.float64(), nullable=False),
+        # 0-100, log-scaled pagerank; rank 1 = highest pagerank, ties by node_id
+        pa.field("score", pa.float64(), nullable=False),
+        pa.field("rank", pa.int64(), nullable=False),
+        # link rows from other pages (all rels, every occurrence), those passing authority
+        pa.field("in_links", pa.int64(), nullable=False),
+        pa.field("dofollow_in_links", pa.int64(), nullable=False),
+        # distinct source pages, hosts and registered domains of those rows
+        pa.field("referring_pages", pa.int64(), nullable=False),
+        pa.field("referring_hosts", pa.int64(), nullable=False),
+        pa.field("referring_domains", pa.int64(), nullable=False),
+        pa.field("host", pa.string(), nullable=False),
+        pa.field("domain", pa.string(), nullable=False),
+        # URLs folded into this page (redirects, canonicals, refreshes pointing to it)
+        pa.field("folded_urls", pa.int64(), nullable=False),
+        # TrustRank (PageRank teleporting to the seed pages) and its rank; null without seeds
+        pa.field("trustrank", pa.float64(), nullable=True),
+        pa.field("trust_rank", pa.int64(), nullable=True),
+    ],
+)
+
+# One row per host of the graph's pages.
+AUTHORITY_HOSTS_SCHEMA = _schema(
+    "authority_hosts",
+    _ranking_fields(
+        [
+            pa.field("host", pa.string(), nullable=False),
+            pa.field("domain", pa.string(), nullable=False),
+        ]
+    ),
+)
+
+# One row per registered domain of the graph's pages.
+AUTHORITY_DOMAINS_SCHEMA = _schema(
+    "authority_domains", _ranking_fields([pa.field("domain", pa.string(), nullable=False)])
+)
+
+AUTHORITY_SCHEMAS: dict[str, pa.Schema] = {
+    "pages": AUTHORITY_PAGES_SCHEMA,
+    "hosts": AUTHORITY_HOSTS_SCHEMA,
+    "domains": AUTHORITY_DOMAINS_SCHEMA,
+}
 
 
 def dataset_schema(table: str) -> pa.Schema:

@@ -151,6 +151,48 @@ def run_crawl(
     )
 
 
+@dataclass
+class Crawl:
+    out: Path
+    returncode: int
+    log: str
+    hits: dict[str, int]
+    hit_times: dict[str, list[float]]
+
+
+# The integration crawl's limits (tests/test_crawl.py checks the crawl against them).
+DEPTH_LIMIT = 8
+RETRY_TIMES = 2
+
+
+@pytest.fixture(scope="session")
+def crawl(testweb: WebServer, tmp_path_factory: pytest.TempPathFactory) -> Crawl:
+    """One crawl of the integration test web, shared by test_crawl.py and test_authority.py."""
+    testweb.reset()
+    root = tmp_path_factory.mktemp("crawl")
+    seeds = root / "seeds.txt"
+    seeds.write_text("# the test web's home pages\n" + "\n".join(testweb.web.seeds()) + "\n")
+    result = run_crawl(
+        root / "out",
+        proxy=testweb.address,
+        spider_args={"seeds_file": str(seeds)},
+        settings={
+            "DEPTH_LIMIT": str(DEPTH_LIMIT),
+            "RETRY_TIMES": str(RETRY_TIMES),
+            # small files, so rotation and multi-file reads are exercised
+            "PARQUET_ROWS_PER_FILE": "500",
+            "PARQUET_BATCH_ROWS": "200",
+        },
+    )
+    return Crawl(
+        root / "out",
+        result.returncode,
+        result.stdout + result.stderr,
+        testweb.hits(),
+        testweb.hit_times(),
+    )
+
+
 def edge_key(row: dict[str, Any]) -> tuple[Any, ...]:
     """The fields of an edge row that the test web knows, as a comparable tuple."""
     return (

@@ -6,7 +6,6 @@ from __future__ import annotations
 import itertools
 import re
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,48 +15,9 @@ import pytest
 
 from linkcrawl.policy import media_type
 from linkcrawl.urls import node_id, registered_domain, url_host
-from tests.conftest import WebServer, edge_key, run_crawl
+from tests.conftest import DEPTH_LIMIT, RETRY_TIMES, Crawl, WebServer, edge_key, run_crawl
 
 pytestmark = pytest.mark.integration
-
-DEPTH_LIMIT = 8
-RETRY_TIMES = 2
-
-
-@dataclass
-class Crawl:
-    out: Path
-    returncode: int
-    log: str
-    hits: dict[str, int]
-    hit_times: dict[str, list[float]]
-
-
-@pytest.fixture(scope="module")
-def crawl(testweb: WebServer, tmp_path_factory: pytest.TempPathFactory) -> Crawl:
-    testweb.reset()
-    root = tmp_path_factory.mktemp("crawl")
-    seeds = root / "seeds.txt"
-    seeds.write_text("# the test web's home pages\n" + "\n".join(testweb.web.seeds()) + "\n")
-    result = run_crawl(
-        root / "out",
-        proxy=testweb.address,
-        spider_args={"seeds_file": str(seeds)},
-        settings={
-            "DEPTH_LIMIT": str(DEPTH_LIMIT),
-            "RETRY_TIMES": str(RETRY_TIMES),
-            # small files, so rotation and multi-file reads are exercised
-            "PARQUET_ROWS_PER_FILE": "500",
-            "PARQUET_BATCH_ROWS": "200",
-        },
-    )
-    return Crawl(
-        root / "out",
-        result.returncode,
-        result.stdout + result.stderr,
-        testweb.hits(),
-        testweb.hit_times(),
-    )
 
 
 def read_pages(out: Path) -> list[dict[str, Any]]:

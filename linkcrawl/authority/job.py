@@ -1,0 +1,932 @@
+"""The authority job: a crawl's ``edges`` dataset in, PageRank-based authority tables out.
+
+``linkcrawl authority --input OUT --output OUT/authority`` runs :func:`run`. The stages:
+
+1. ``read``: the columns ranking needs, from every selected file (:mod:`.graph`);
+2. ``nodes``: int64 node ids to dense int32 indices, in id order;
+3. ``urls``: each node's URL, host and domain, streamed from the files a second time;
+4. ``latest``: rule 1, only the latest fetch of each source page;
+5. ``fold``: rule 2, redirects, refreshes and canonicals merge their source into their
+   target;
+6. ``links``: rules 3 and 4, one edge per (page, target) with the policies' weight, and
+   the per-page counts;
+7. ``hosts``, ``domains``: one vote per referring site, PageRank, harmonic centrality;
+8. ``rank``: PageRank (and TrustRank with seeds) of the page graph (:mod:`.rank`), last
+   of the rankings so that only its edges are still in memory;
+9. ``write``: three Parquet files and ``_summary.json`` in a temporary sibling directory,
+   renamed into place.
+
+The rules and the outputs are documented in ``docs/authority.md``. This module never
+imports Scrapy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import resource
+import secrets
+import shutil
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from linkcrawl import defaults
+from linkcrawl.authority import graph, rank
+from linkcrawl.schema import AUTHORITY_SCHEMAS, SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
+
+    from numpy.typing import NDArray
+
+__all__ = [
+    "SUMMARY_FILE",
+    "AuthorityConfig",
+    "AuthorityError",
+    "format_summary",
+    "load_trust_seeds",
+    "parse_policy",
+    "run",
+]
+
+#: The marker of an authority output directory (the job's summary, as JSON).
+SUMMARY_FILE = "_summary.json"
+_JOB = "linkcrawl authority"
+_ROW_GROUP = 1 << 20  # rows per row group of the outputs, and per slice of the pages table
+_OUTPUT_FILES = {f"{name}.parquet" for name in AUTHORITY_SCHEMAS} | {SUMMARY_FILE}
+
+
+class AuthorityError(ValueError):
+    """A user error (bad option, unreadable input): one line naming the option or file."""
+
+
+# ----------------------------------------------------------------------------- options
+
+
+@dataclass(frozen=True)
+class AuthorityConfig:
+    """Everything a run depends on. ``rel_policy``/``internal_policy`` are the option
+    strings (``exclude``, ``include`` or a weight); :func:`run` checks every value."""
+
+    input: Path
+    output: Path
+    crawl_ids: tuple[str, ...] = ()
+    damping: float = defaults.AUTHORITY_DAMPING
+    tol: float = defaults.AUTHORITY_TOLERANCE
+    max_iter: int = defaults.AUTHORITY_MAX_ITER
+    rel_policy: str = defaults.AUTHORITY_REL_POLICY
+    internal_policy: str = defaults.AUTHORITY_INTERNAL_POLICY
+    trust_seeds: Path | None = None
+    threads: int = defaults.AUTHORITY_THREADS
+    overwrite: bool = False
+    harmonic_work: int = defaults.AUTHORITY_HARMONIC_WORK
+    harmonic_min_sources: int = defaults.AUTHORITY_HARMONIC_MIN_SOURCES
+    harmonic_seed: int = defaults.AUTHORITY_HARMONIC_SEED
+
+
+def _per_node(tol: float, nodes: int) -> float:
+    """rank.pagerank stops when the L1 change is below ``nodes * tol`` (networkx's rule);
+    the job's ``--tol`` bounds the L1 change of the whole vector, whatever the size."""
+    return tol / max(nodes, 1)
+
+
+def parse_policy(option: str, text: str) -> float:
+    """``exclude`` -> 0.0, ``include`` -> 1.0, a number in (0, 1] -> itself."""
+    value = str(text).strip().lower()
+    if value == "exclude":
+        return 0.0
+    if value == "include":
+        return 1.0
+    try:
+        weight = float(value)
+    except ValueError:
+        weight = math.nan
+    if not 0.0 < weight <= 1.0:
+        raise AuthorityError(
+            f"{option} {text!r}: expected exclude, include or a weight in (0, 1]"
+        ) from None
+    return weight
+
+
+def _check_config(c: AuthorityConfig) -> tuple[float, float]:
+    def bad(option: str, value: object, why: str) -> AuthorityError:
+        return AuthorityError(f"{option} {value!r}: {why}")
+
+    if not (isinstance(c.damping, float | int) and 0.0 < c.damping < 1.0):
+        raise bad("--damping", c.damping, "must be a number in (0, 1)")
+    if not (isinstance(c.tol, float | int) and 0.0 < c.tol < 1.0):
+        raise bad("--tol", c.tol, "must be a number in (0, 1)")
+    if not (isinstance(c.max_iter, int) and c.max_iter >= 1):
+        raise bad("--max-iter", c.max_iter, "must be an integer >= 1")
+    if not (isinstance(c.threads, int) and c.threads >= 0):
+        raise bad("--threads", c.threads, "must be an integer >= 0 (0 = one per core)")
+    if not (c.harmonic_work > 0 and c.harmonic_min_sources >= 2):
+        raise bad("harmonic budget", (c.harmonic_work, c.harmonic_min_sources), "out of range")
+    return parse_policy("--rel-policy", c.rel_policy), parse_policy(
+        "--internal-policy", c.internal_policy
+    )
+
+
+def load_trust_seeds(path: Path) -> list[str]:
+    """Canonical URLs of a seeds file (one URL a line, ``#`` comments, blank lines)."""
+    from linkcrawl.urls import URLError, canonicalize
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else e
+        raise AuthorityError(f"--trust-seeds: cannot read {str(path)!r}: {reason}") from None
+    urls: list[str] = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        url = line.strip()
+        if not url or url.startswith("#"):
+            continue
+        try:
+            urls.append(canonicalize(url))
+        except URLError as e:
+            raise AuthorityError(f"--trust-seeds {path}:{lineno}: bad URL {url!r}: {e}") from None
+    if not urls:
+        raise AuthorityError(f"--trust-seeds: no URLs in {str(path)!r}")
+    return list(dict.fromkeys(urls))
+
+
+# ------------------------------------------------------------------------ bookkeeping
+
+
+@dataclass
+class _Stage:
+    rows: int = 0
+    unit: str = "rows"
+    note: str = ""
+
+
+@dataclass
+class _Clock:
+    progress: IO[str] | None
+    started: float = field(default_factory=time.monotonic)
+    seconds: dict[str, float] = field(default_factory=dict)
+    peak_mib: dict[str, int] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[_Stage]:
+        info = _Stage()
+        t0 = time.monotonic()
+        yield info
+        # Arrow's allocator keeps freed memory for reuse; numpy cannot reuse it: give it
+        # back at every stage's end (a stage frees the previous stage's big buffers).
+        pa.default_memory_pool().release_unused()
+        elapsed = time.monotonic() - t0
+        self.seconds[name] = round(elapsed, 3)
+        self.peak_mib[name] = peak = peak_rss_bytes() // 2**20
+        if self.progress is not None:
+            note = f"  {info.note}" if info.note else ""
+            self.progress.write(
+                f"authority: {name:<8} {elapsed:7.2f}s {peak:>7,} MiB peak "
+                f"{info.rows:>13,} {info.unit}{note}\n"
+            )
+            self.progress.flush()
+
+    def say(self, text: str) -> None:
+        if self.progress is not None:
+            self.progress.write(f"authority: {text}\n")
+            self.progress.flush()
+
+
+def peak_rss_bytes() -> int:
+    """Peak resident set size of this process (``getrusage``; KiB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+def _ranking(result: rank.RankResult) -> dict[str, Any]:
+    return {"iterations": result.iterations, "residual": result.residual,
+            "converged": result.converged}  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- output
+
+
+def _is_previous_output(path: Path) -> bool:
+    try:
+        names = {p.name for p in path.iterdir()}
+        summary = json.loads((path / SUMMARY_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(summary, dict) and summary.get("job") == _JOB and names <= _OUTPUT_FILES
+
+
+def _check_output(output: Path, overwrite: bool) -> bool:
+    """Refuse an output that is not ours, or ours without ``overwrite``. True when a
+    previous authority output will be replaced."""
+    if not output.exists():
+        parent = next((p for p in output.parents if p.exists()), None)
+        if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+            raise AuthorityError(f"--output {str(output)!r}: cannot create it (no writable parent)")
+        return False
+    if not os.access(output.parent, os.W_OK | os.X_OK):
+        raise AuthorityError(f"--output {str(output)!r}: its directory is not writable")
+    if not output.is_dir():
+        raise AuthorityError(f"--output {str(output)!r} exists and is not a directory")
+    if not any(output.iterdir()):
+        return False
+    if not _is_previous_output(output):
+        raise AuthorityError(
+            f"--output {str(output)!r} exists and is not an authority output; "
+            "refusing to replace it (choose another directory)"
+        )
+    if not overwrite:
+        raise AuthorityError(
+            f"--output {str(output)!r} holds a previous authority output; "
+            "pass --overwrite to replace it"
+        )
+    return True
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _write_table(table: pa.Table | _Slices, path: Path) -> None:
+    with open(path, "wb") as fh:
+        writer = pq.ParquetWriter(
+            fh,
+            table.schema,
+            compression="zstd",
+            compression_level=3,
+            # Dictionaries pay off for the repetitive strings only (not URLs or floats).
+            use_dictionary=[n for n in ("host", "domain") if n in table.schema.names],
+            write_statistics=True,
+        )
+        with writer:
+            if isinstance(table, _Slices):
+                for start in range(0, table.num_rows, _ROW_GROUP):
+                    stop = min(start + _ROW_GROUP, table.num_rows)
+                    writer.write_table(table.make(table.schema, start, stop))
+            else:
+                writer.write_table(table, row_group_size=_ROW_GROUP)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _publish(tmp: Path, output: Path, overwrite: bool) -> None:
+    """Rename the finished temporary directory into place (replacing a previous output)."""
+    replacing = _check_output(output, overwrite)
+    if output.exists() and not replacing:
+        output.rmdir()  # empty directory
+    if replacing:
+        old = output.with_name(f".{output.name}.old-{os.getpid()}-{secrets.token_hex(4)}")
+        os.rename(output, old)
+        try:
+            os.rename(tmp, output)
+        except OSError:
+            os.rename(old, output)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.rename(tmp, output)
+    _fsync_dir(output.parent)
+
+
+# -------------------------------------------------------------------------------- job
+
+
+@dataclass
+class _Pages:
+    """The page graph after the rules, in compact page indices ``0..m-1``."""
+
+    m: int
+    node: NDArray[np.int64]  # original node index of each page
+    page_of: NDArray[np.int32]  # page of each original node (its fold target's), or -1
+    host: NDArray[np.int32]  # host code of each page
+    domain: NDArray[np.int32]
+    folded: NDArray[np.int64]  # URLs folded into each page
+    pairs: graph.LinkPairs = field(default_factory=graph.LinkPairs.empty)
+    kept: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, np.bool_))
+    weight: NDArray[np.float64] | None = None  # of every pair; None: all kept weigh 1
+
+
+def run(config: AuthorityConfig, *, progress: IO[str] | None = None) -> dict[str, Any]:
+    """Run the job; return its summary (also written to ``<output>/_summary.json``).
+
+    Raises :class:`AuthorityError` (a ``ValueError``) for every user error, before the
+    output is touched. Progress lines go to ``progress`` (e.g. ``sys.stderr``).
+    """
+    rel_weight, internal_weight = _check_config(config)
+    seeds = load_trust_seeds(config.trust_seeds) if config.trust_seeds is not None else None
+    output = config.output.absolute()
+    replacing = _check_output(output, config.overwrite)
+    previous_threads = pa.cpu_count()
+    if config.threads:
+        pa.set_cpu_count(config.threads)
+    try:
+        return _run(config, output, replacing, seeds, rel_weight, internal_weight, progress)
+    except graph.GraphInputError as e:
+        raise AuthorityError(str(e)) from None
+    finally:
+        pa.set_cpu_count(previous_threads)
+
+
+def _run(  # noqa: PLR0917 (private: one call site)
+    config: AuthorityConfig,
+    output: Path,
+    replacing: bool,
+    seeds: list[str] | None,
+    rel_weight: float,
+    internal_weight: float,
+    progress: IO[str] | None,
+) -> dict[str, Any]:
+    clock = _Clock(progress)
+    counts: dict[str, Any] = {}
+    dropped: dict[str, int] = {}
+    with clock.stage("read") as st:
+        files = graph.find_edge_files(config.input, config.crawl_ids or None)
+        raw = graph.read_edges(files)
+        st.rows, st.note = raw.rows, f"from {len(files)} files"
+    counts["rows_read"] = raw.rows
+    counts["files"] = len(files)
+
+    with clock.stage("nodes") as st:
+        node_ids, src, dst = graph.map_node_ids(raw)
+        n = int(node_ids.size)
+        st.rows, st.unit = n, "node ids"
+
+    if seeds is not None:  # fail before the long stages when no seed is in the data at all
+        _seed_pages(seeds, node_ids, None, config.trust_seeds)
+
+    with clock.stage("urls") as st:
+        facts = graph.read_node_facts(files, src, dst, n, threads=pa.cpu_count())
+        st.rows, st.unit = n, "URLs"
+
+    with clock.stage("latest") as st:
+        crawl_ids = sorted({f.crawl_id for f in files})
+        page_files = graph.find_page_files(config.input, crawl_ids)
+        fetches = graph.read_page_fetches(page_files, node_ids) if page_files else None
+        counts["page_files"] = len(page_files)
+        flags = raw.flags
+        keep, dropped["stale_fetch"] = graph.latest_fetch(src, raw, n, fetches)
+        del fetches
+        del raw
+        if keep is not None:
+            src, dst, flags = src[keep], dst[keep], flags[keep]
+        del keep
+        st.rows, st.note = src.size, f"{dropped['stale_fetch']:,} stale rows dropped"
+
+    with clock.stage("fold") as st:
+        pages, link_rows = _fold(src, dst, flags, n, facts, dropped)
+        del src, dst, flags
+        st.rows, st.unit = pages.m, "pages"
+        st.note = f"{int(pages.folded.sum()):,} URLs folded"
+
+    with clock.stage("links") as st:
+        _weigh(pages, link_rows, rel_weight, internal_weight, dropped)
+        page_counts = _page_counts(pages, facts)
+        st.rows, st.unit = int(np.count_nonzero(pages.kept)), "edges kept"
+    counts["nodes"] = pages.m
+    counts["node_ids"] = n
+    counts["folded_urls"] = int(pages.folded.sum())
+    counts["edges_kept"] = int(np.count_nonzero(pages.kept))
+    counts["dropped"] = dropped
+
+    seed_pages = None
+    if seeds is not None:
+        seed_pages = _seed_pages(seeds, node_ids, pages, config.trust_seeds)
+        counts["trust_seeds"] = {"urls": len(seeds), "pages": int(seed_pages.size)}
+
+    rankings: dict[str, Any] = {}
+    harmonic: dict[str, Any] = {}
+    sites: dict[str, pa.Table] = {}
+    for level in ("hosts", "domains"):
+        with clock.stage(level) as st:
+            sites[level], info = _site_table(
+                level, pages, facts, seed_pages, config, rankings, harmonic
+            )
+            st.rows, st.unit, st.note = sites[level].num_rows, level, info
+            counts[level] = sites[level].num_rows
+
+    with clock.stage("rank") as st:
+        # The site tables are done: only the ranking edges of the pairs are still needed.
+        kept = pages.kept
+        s, d = pages.pairs.src[kept], pages.pairs.dst[kept]
+        w = None if pages.weight is None else pages.weight[kept]
+        pages.pairs, pages.kept, pages.weight = graph.LinkPairs.empty(), kept[:0], None
+        del kept
+        pa.default_memory_pool().release_unused()
+        pr = rank.pagerank(s, d, pages.m, weights=w, damping=config.damping,
+                           tol=_per_node(config.tol, pages.m),
+                           max_iter=config.max_iter)  # fmt: skip
+        rankings["pages.pagerank"] = _ranking(pr)
+        tr = None
+        if seed_pages is not None:
+            personal = np.zeros(pages.m)
+            personal[seed_pages] = 1.0
+            tr = rank.pagerank(s, d, pages.m, weights=w, damping=config.damping,
+                               personalization=personal, tol=_per_node(config.tol, pages.m),
+                               max_iter=config.max_iter)  # fmt: skip
+            rankings["pages.trustrank"] = _ranking(tr)
+        del s, d, w
+        st.rows, st.unit = pages.m, "pages"
+        st.note = _iterations_note(pr, tr)
+    # pages first, then sites, in the summary
+    rankings = dict(sorted(rankings.items(), key=lambda kv: not kv[0].startswith("pages.")))
+
+    parameters = {
+        "input": str(config.input),
+        "crawl_ids": crawl_ids,
+        "damping": config.damping,
+        "tol": config.tol,
+        "max_iter": config.max_iter,
+        "rel_policy": config.rel_policy,
+        "rel_weight": rel_weight,
+        "internal_policy": config.internal_policy,
+        "internal_weight": internal_weight,
+        "trust_seeds": None if config.trust_seeds is None else str(config.trust_seeds),
+        "harmonic_work": config.harmonic_work,
+        "harmonic_min_sources": config.harmonic_min_sources,
+        "harmonic_seed": config.harmonic_seed,
+    }
+    summary: dict[str, Any] = {
+        "job": _JOB,
+        "schema_version": SCHEMA_VERSION,
+        "output": str(output),
+        "parameters": parameters,
+        "counts": counts,
+        "rankings": rankings,
+        "harmonic": harmonic,
+        "stages": clock.seconds,
+    }
+
+    with clock.stage("write") as st:
+        tables: dict[str, pa.Table | _Slices] = {
+            "pages": _pages_table(pages, facts, node_ids, pr, tr, page_counts),
+            **sites,
+        }
+        del pages, page_counts
+        st.rows, st.unit = sum(t.num_rows for t in tables.values()), "rows"
+        if replacing:
+            clock.say(f"replacing the previous output in {output}")
+        _write_output(tables, output, summary, config.overwrite)
+        del tables, facts
+    summary["stages"] = clock.seconds
+    summary["stage_peak_mib"] = clock.peak_mib
+    summary["seconds"] = round(time.monotonic() - clock.started, 3)
+    summary["peak_rss_bytes"] = peak_rss_bytes()
+    # The final figures (the write stage's time, the peak memory): replaced atomically.
+    final = output / f".{SUMMARY_FILE}.tmp"
+    final.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    os.replace(final, output / SUMMARY_FILE)
+    return summary
+
+
+def _iterations_note(pr: rank.RankResult, tr: rank.RankResult | None) -> str:
+    note = f"pagerank {pr.iterations} it, residual {pr.residual:.2e}"
+    if not pr.converged:
+        note += " (NOT converged)"
+    if tr is not None:
+        note += f"; trustrank {tr.iterations} it" + ("" if tr.converged else " (NOT converged)")
+    return note
+
+
+def _fold(  # noqa: PLR0917
+    src: NDArray[np.int32],
+    dst: NDArray[np.int32],
+    flags: NDArray[np.uint8],
+    n: int,
+    facts: graph.NodeFacts,
+    dropped: dict[str, int],
+) -> tuple[_Pages, list[Any]]:
+    """Rule 2 and the page set (the nodes of the kept rows, folded) in compact indices;
+    and the link rows (a, area) as (source page, target page, flags)."""
+    kind = flags >> graph.TYPE_SHIFT
+    folds = graph.fold_targets(src, dst, kind)
+    dropped["unknown_link_type"] = int(np.count_nonzero(kind == graph.UNKNOWN_TYPE))
+    dropped["fold_edge"] = int(folds.source.size)
+    dropped["fold_noop"] = folds.noop
+    dropped["fold_unused"] = folds.unused
+    rep = graph.resolve_folds(folds.source, folds.target, n)
+    appeared = np.zeros(n, dtype=np.bool_)
+    appeared[src] = True
+    appeared[dst] = True
+    present = np.zeros(n, dtype=np.bool_)
+    present[rep[appeared]] = True
+    node = np.flatnonzero(present)
+    m = int(node.size)
+    del present
+    # Over m * m * 4 the pair keys of rule 3 would not fit in int64 (m > 1.5 billion).
+    if m > math.isqrt((2**63 - 1) // 4):
+        raise AuthorityError(f"{m} pages: too many for this job's 64-bit pair keys")
+    compact = np.full(n, -1, dtype=np.int32)
+    compact[node] = np.arange(m, dtype=np.int32)
+    page_of = compact[rep]
+    page_of[~appeared] = -1
+    del compact
+    folded_nodes = appeared & (rep != np.arange(n, dtype=np.int32))
+    folded = np.bincount(page_of[folded_nodes], minlength=m).astype(np.int64)
+    del rep, appeared, folded_nodes
+    links = kind <= graph.AREA
+    del kind
+    s, d, f = src[links], dst[links], flags[links]
+    del links
+    graph.gather_inplace(page_of, s)
+    graph.gather_inplace(page_of, d)
+    pages = _Pages(m, node, page_of, facts.host[node], facts.domain[node], folded)
+    return pages, [s, d, f]
+
+
+def _weigh(
+    pages: _Pages,
+    rows: list[Any],
+    rel_weight: float,
+    internal_weight: float,
+    dropped: dict[str, int],
+) -> None:
+    """Rules 3 and 4: link rows -> distinct pairs with their best class (``pages.pairs``),
+    the pairs that are ranking edges (``pages.kept``) and their weights."""
+    s, d, flags = rows
+    rows.clear()  # the caller's references go: the arrays are freed as soon as used
+    other = s != d
+    dropped["self_link"] = int(other.size - np.count_nonzero(other))
+    if not other.all():
+        s, d, flags = s[other], d[other], flags[other]
+    del other
+    cls = graph.link_classes(flags, rel_weight)
+    dropped["page_nofollow"] = int(np.count_nonzero(flags & graph.PAGE_NOFOLLOW))
+    dropped["rel_excluded"] = (
+        int(np.count_nonzero(cls == graph.PASSES_NOTHING)) - dropped["page_nofollow"]
+    )
+    del flags
+    key = d.astype(np.int64)
+    key *= pages.m
+    key += s
+    del s, d
+    key <<= 2
+    key |= cls
+    del cls
+    pairs = graph.link_pairs(key, pages.m)
+    del key
+    internal = pages.host[pairs.src] == pages.host[pairs.dst]
+    weight = np.where(pairs.best == graph.PASSES_FULL, 1.0, rel_weight)
+    weight[internal] *= internal_weight
+    weight[pairs.best == graph.PASSES_NOTHING] = 0.0
+    kept = weight > 0.0
+    passing_kept = int(pairs.passing[kept].sum())
+    dropped["internal_excluded"] = int(pairs.passing.sum()) - passing_kept
+    dropped["duplicate"] = passing_kept - int(np.count_nonzero(kept))
+    pages.pairs = pairs
+    pages.kept = kept
+    pages.weight = None if bool((weight[kept] == 1.0).all()) else weight
+
+
+def _distinct(key: NDArray[np.int64]) -> NDArray[np.int64]:
+    """The distinct values of ``key``, ascending; sorts ``key`` in place.
+
+    A sort and a comparison of neighbours: several times faster than ``np.unique`` (which
+    hashes first in numpy 2.x) on the tens of millions of keys of a big graph.
+    """
+    if not key.size:
+        return key
+    key.sort()
+    new = np.empty(key.size, dtype=np.bool_)
+    new[0] = True
+    np.not_equal(key[1:], key[:-1], out=new[1:])
+    return key[new]
+
+
+def _distinct_per_group(
+    group: NDArray[np.integer], value: NDArray[np.integer], groups: int, values: int
+) -> NDArray[np.int64]:
+    """How many distinct ``value`` each group has (``group`` in 0..groups-1)."""
+    key = group.astype(np.int64)
+    key *= max(values, 1)
+    key += value
+    distinct = _distinct(key)
+    del key
+    return np.bincount(distinct // max(values, 1), minlength=groups).astype(np.int64)
+
+
+def _dense(code: NDArray[np.int32], size: int) -> tuple[NDArray[np.int64], NDArray[np.int32]]:
+    """The codes in use (ascending) and each element's index among them: ``np.unique``
+    with ``return_inverse``, by a presence mask instead of a sort."""
+    present = np.zeros(size, dtype=np.bool_)
+    present[code] = True
+    codes = np.flatnonzero(present)
+    index = np.cumsum(present, dtype=np.int32) - 1
+    return codes, index[code]
+
+
+def _page_counts(pages: _Pages, facts: graph.NodeFacts) -> dict[str, NDArray[np.int64]]:
+    p = pages.pairs
+    m = pages.m
+    passing = np.where(pages.kept, p.passing, 0)
+    return {
+        "in_links": np.bincount(p.dst, weights=p.rows, minlength=m).astype(np.int64),
+        "dofollow_in_links": np.bincount(p.dst, weights=passing, minlength=m).astype(np.int64),
+        "referring_pages": np.bincount(p.dst, minlength=m).astype(np.int64),
+        "referring_hosts": _distinct_per_group(p.dst, pages.host[p.src], m, len(facts.host_names)),
+        "referring_domains": _distinct_per_group(
+            p.dst, pages.domain[p.src], m, len(facts.domain_names)
+        ),
+    }
+
+
+def _seed_pages(
+    seeds: list[str], node_ids: NDArray[np.int64], pages: _Pages | None, path: Path | None
+) -> NDArray[np.int64]:
+    """The pages (compact indices) of the seed URLs; a folded seed counts as its target.
+    Without ``pages``, the seeds' node indices (any row names them)."""
+    from linkcrawl.urls import node_id
+
+    ids = np.array([node_id(u) for u in seeds], dtype=np.int64)
+    at = np.minimum(np.searchsorted(node_ids, ids), max(node_ids.size - 1, 0))
+    at = at[node_ids[at] == ids] if node_ids.size else at[:0]
+    page = at if pages is None else pages.page_of[at]
+    found = np.unique(page[page >= 0]).astype(np.int64)
+    if not found.size:
+        raise AuthorityError(
+            f"--trust-seeds: none of the {len(seeds)} URLs in {str(path)!r} is a page of the graph"
+        )
+    return found
+
+
+def _site_table(  # noqa: PLR0917
+    level: str,
+    pages: _Pages,
+    facts: graph.NodeFacts,
+    seed_pages: NDArray[np.int64] | None,
+    config: AuthorityConfig,
+    rankings: dict[str, Any],
+    harmonic_info: dict[str, Any],
+) -> tuple[pa.Table, str]:
+    """PageRank, harmonic centrality and counts of the host or domain graph."""
+    p = pages.pairs
+    code = pages.host if level == "hosts" else pages.domain
+    names = facts.host_names if level == "hosts" else facts.domain_names
+    codes, site = _dense(code, len(names))
+    n_sites = int(codes.size)
+    ps, pd = site[p.src], site[p.dst]
+    external = ps != pd
+    ps, pd = ps[external], pd[external]
+    best, rows, passing = p.best[external], p.rows[external], p.passing[external]
+    src_page = p.src[external]
+
+    # One vote per referring site: distinct (target site, source site), with a bit saying
+    # whether any of its links passes authority.
+    key = pd.astype(np.int64) * n_sites + ps
+    key <<= 1
+    key |= best > 0
+    key = _distinct(key)
+    pair = key >> 1
+    first = np.ones(pair.size, dtype=np.bool_)
+    np.not_equal(pair[1:], pair[:-1], out=first[1:])
+    referring_same = np.bincount(pair[first] // max(n_sites, 1), minlength=n_sites)
+    edges = pair[(key & 1) == 1]
+    del key, pair, first
+    e_dst = (edges // max(n_sites, 1)).astype(np.int32)
+    e_src = (edges - e_dst.astype(np.int64) * n_sites).astype(np.int32)
+    del edges
+
+    if level == "hosts":
+        referring_hosts = referring_same
+        own_domain = facts.domain_of_host[codes][pd]
+        other = pages.domain[src_page] != own_domain
+        referring_domains = _distinct_per_group(
+            pd[other], pages.domain[src_page][other], n_sites, len(facts.domain_names)
+        )
+    else:
+        referring_domains = referring_same
+        referring_hosts = _distinct_per_group(
+            pd, pages.host[src_page], n_sites, len(facts.host_names)
+        )
+    backlinks_total = np.bincount(pd, weights=rows, minlength=n_sites).astype(np.int64)
+    backlinks_dofollow = np.bincount(pd, weights=passing, minlength=n_sites).astype(np.int64)
+    page_count = np.bincount(site, minlength=n_sites).astype(np.int64)
+    del ps, pd, best, rows, passing, src_page
+
+    pr = rank.pagerank(e_src, e_dst, n_sites, damping=config.damping,
+                       tol=_per_node(config.tol, n_sites),
+                       max_iter=config.max_iter)  # fmt: skip
+    rankings[f"{level}.pagerank"] = _ranking(pr)
+    trust = trust_rank = None
+    if seed_pages is not None:
+        personal = np.zeros(n_sites)
+        personal[site[seed_pages]] = 1.0
+        tr = rank.pagerank(e_src, e_dst, n_sites, damping=config.damping,
+                           personalization=personal, tol=_per_node(config.tol, n_sites),
+                           max_iter=config.max_iter)  # fmt: skip
+        rankings[f"{level}.trustrank"] = _ranking(tr)
+        trust = tr.scores
+        trust_rank = rank.ranks(trust, codes.astype(np.int64))
+
+    sources, h_info = _harmonic_sources(e_src.size, n_sites, config)
+    harmonic_info[level] = h_info
+    harmonic = rank.harmonic_centrality(e_src, e_dst, n_sites, sources=sources)
+    del e_src, e_dst
+
+    order_rank = rank.ranks(pr.scores, codes.astype(np.int64))
+    order = _rank_order(order_rank)
+    columns: dict[str, Any] = {}
+    site_names = names.take(pa.array(codes[order]))
+    if level == "hosts":
+        columns["host"] = site_names
+        columns["domain"] = facts.domain_names.take(pa.array(facts.domain_of_host[codes[order]]))
+    else:
+        columns["domain"] = site_names
+    columns.update(
+        pagerank=pr.scores[order],
+        harmonic=harmonic[order],
+        score=rank.log_score(pr.scores)[order],
+        rank=order_rank[order],
+        referring_hosts=referring_hosts[order].astype(np.int64),
+        referring_domains=referring_domains[order].astype(np.int64),
+        backlinks_total=backlinks_total[order],
+        backlinks_dofollow=backlinks_dofollow[order],
+        pages=page_count[order],
+        trustrank=_nullable(trust, order, pa.float64(), n_sites),
+        trust_rank=_nullable(trust_rank, order, pa.int64(), n_sites),
+    )
+    schema = AUTHORITY_SCHEMAS[level]
+    table = pa.Table.from_arrays([_column(columns[f.name], f.type) for f in schema], schema=schema)
+    note = f"pagerank {pr.iterations} it; harmonic " + (
+        "exact" if h_info["exact"] else f"sampled from {h_info['sources']:,} sources"
+    )
+    return table, note
+
+
+def _harmonic_sources(
+    n_edges: int, n: int, config: AuthorityConfig
+) -> tuple[NDArray[np.int64] | None, dict[str, Any]]:
+    """Exact harmonic centrality while it fits the work budget, else a seeded sample."""
+    if rank.harmonic_work(n_edges, n) <= config.harmonic_work:
+        return None, {"exact": True, "sources": n, "nodes": n, "edges": n_edges}
+    per_source_word = max(1, n_edges + n)
+    k = max(config.harmonic_min_sources, (config.harmonic_work // per_source_word) * 64)
+    if k >= n:
+        return None, {"exact": True, "sources": n, "nodes": n, "edges": n_edges}
+    rng = np.random.default_rng(config.harmonic_seed)
+    sources = np.sort(rng.choice(n, size=k, replace=False)).astype(np.int64)
+    return sources, {"exact": False, "sources": k, "nodes": n, "edges": n_edges,
+                     "seed": config.harmonic_seed}  # fmt: skip
+
+
+def _column(values: Any, type_: pa.DataType) -> pa.Array | pa.ChunkedArray:
+    if isinstance(values, pa.Array | pa.ChunkedArray):
+        return values if values.type == type_ else values.cast(type_)
+    return pa.array(values, type_)
+
+
+def _nullable(
+    values: NDArray[Any] | None, order: NDArray[np.int64], type_: pa.DataType, n: int
+) -> pa.Array:
+    if values is None:
+        return pa.nulls(n, type_)
+    return pa.array(values[order], type_)
+
+
+def _rank_order(ranks: NDArray[np.int64]) -> NDArray[np.int64]:
+    """The rows in rank order: the inverse of a permutation of 1..n, without a sort."""
+    order = np.empty(ranks.size, dtype=np.int64)
+    order[ranks - 1] = np.arange(ranks.size, dtype=np.int64)
+    return order
+
+
+@dataclass(frozen=True)
+class _Slices:
+    """A table too big to hold whole next to its sources: built and written slice by
+    slice (``make(start, stop)`` gives rows ``start..stop-1`` as a table of ``schema``)."""
+
+    schema: pa.Schema
+    num_rows: int
+    make: Callable[[pa.Schema, int, int], pa.Table]
+
+
+def _pages_table(  # noqa: PLR0917
+    pages: _Pages,
+    facts: graph.NodeFacts,
+    node_ids: NDArray[np.int64],
+    pr: rank.RankResult,
+    tr: rank.RankResult | None,
+    counts: dict[str, NDArray[np.int64]],
+) -> _Slices:
+    """The pages table in rank order. Numeric columns are ordered here (8 bytes a page
+    each); the strings (URL, host, domain) are taken slice by slice while writing."""
+    ids = node_ids[pages.node]
+    page_rank = rank.ranks(pr.scores, ids)
+    order = _rank_order(page_rank)
+    m = pages.m
+    numbers: dict[str, NDArray[Any] | None] = {
+        "node_id": ids[order],
+        "pagerank": pr.scores[order],
+        "score": rank.log_score(pr.scores)[order],
+        "rank": page_rank[order],
+        **{name: values[order] for name, values in counts.items()},
+        "folded_urls": pages.folded[order],
+        "trustrank": None if tr is None else tr.scores[order],
+        "trust_rank": None if tr is None else rank.ranks(tr.scores, ids)[order],
+    }
+    del ids, page_rank
+    node, host, domain = pages.node[order], pages.host[order], pages.domain[order]
+
+    def make(schema: pa.Schema, start: int, stop: int) -> pa.Table:
+        strings = {
+            "url": facts.url.take(pa.array(node[start:stop])).cast(pa.string()),
+            "host": facts.host_names.take(pa.array(host[start:stop])),
+            "domain": facts.domain_names.take(pa.array(domain[start:stop])),
+        }
+        columns = []
+        for f in schema:
+            if f.name in strings:
+                columns.append(strings[f.name])
+                continue
+            values = numbers[f.name]
+            columns.append(
+                pa.nulls(stop - start, f.type) if values is None
+                else pa.array(values[start:stop], f.type)
+            )  # fmt: skip
+        return pa.Table.from_arrays(columns, schema=schema)
+
+    return _Slices(AUTHORITY_SCHEMAS["pages"], m, make)
+
+
+def _with_metadata(
+    table: pa.Table | _Slices, summary: dict[str, Any], name: str
+) -> pa.Table | _Slices:
+    meta = dict(table.schema.metadata or {})
+    meta[b"linkcrawl.authority.parameters"] = json.dumps(summary["parameters"]).encode()
+    meta[b"linkcrawl.authority.counts"] = json.dumps(summary["counts"]).encode()
+    if name in summary["harmonic"]:
+        meta[b"linkcrawl.authority.harmonic"] = json.dumps(summary["harmonic"][name]).encode()
+    if isinstance(table, _Slices):
+        return dataclasses.replace(table, schema=table.schema.with_metadata(meta))
+    return table.replace_schema_metadata(meta)
+
+
+def _write_output(
+    tables: dict[str, pa.Table | _Slices],
+    output: Path,
+    summary: dict[str, Any],
+    overwrite: bool,
+) -> None:
+    """Write everything into a hidden sibling directory, then rename it into place; on any
+    failure remove it, leaving the output as it was."""
+    tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        tmp.mkdir()
+    except OSError as e:
+        raise AuthorityError(f"--output {str(output)!r}: cannot write next to it: {e}") from None
+    try:
+        for name, table in tables.items():
+            _write_table(_with_metadata(table, summary, name), tmp / f"{name}.parquet")
+        (tmp / SUMMARY_FILE).write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+        _fsync_dir(tmp)
+        _publish(tmp, output, overwrite)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+# ---------------------------------------------------------------------------- summary
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """The summary as a few readable lines."""
+    c = summary["counts"]
+    lines = [
+        f"authority output: {summary['output']}",
+        f"  nodes        {c['nodes']:>14,} pages ({c['folded_urls']:,} more URLs folded into "
+        f"them), {c['hosts']:,} hosts, {c['domains']:,} domains",
+        f"  edge rows    {c['rows_read']:>14,} read from {c['files']} files, "
+        f"{c['edges_kept']:,} ranking edges kept",
+    ]
+    for reason, count in c["dropped"].items():
+        lines.append(f"    dropped    {count:>14,} {reason}")
+    for name, r in summary["rankings"].items():
+        state = "converged" if r["converged"] else "NOT CONVERGED"
+        lines.append(
+            f"  {name:<18} {r['iterations']:>4} iterations, residual {r['residual']:.3e}, {state}"
+        )
+    for level, h in summary["harmonic"].items():
+        how = "exact" if h["exact"] else f"sampled, {h['sources']:,} sources (seed {h['seed']})"
+        lines.append(f"  {level + '.harmonic':<18} {how}")
+    stages = ", ".join(f"{k} {v:.2f}s" for k, v in summary["stages"].items())
+    lines.append(f"  time         {summary.get('seconds', 0.0):.2f}s ({stages})")
+    lines.append(f"  peak memory  {summary.get('peak_rss_bytes', 0) / 2**20:,.0f} MiB")
+    return "\n".join(lines)
