@@ -153,7 +153,7 @@ def rank_demo(output: Path, crawl_id: str, out: IO[str], top: int = 10) -> None:
     w = out.write
     w(f"\nAuthority (linkcrawl authority --input {output} --crawl-id {crawl_id}): "
       f"{c['nodes']} pages, {c['hosts']} hosts, {c['domains']} domains, "
-      f"{c['edges_kept']} ranking edges, {summary['seconds']:.1f}s\n")  # fmt: skip
+      f"{c['edges_kept']} ranking edges, {summary['seconds']:.2f} s\n")  # fmt: skip
     for name, key, extra in (
         ("pages", "url", "referring_pages"),
         ("hosts", "host", "referring_hosts"),
