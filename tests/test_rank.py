@@ -443,10 +443,12 @@ def test_log_score_properties(values: list[float]) -> None:
     assert (np.diff(score[order]) >= 0).all()  # monotone
     assert (score[v == 0] == 0).all()
     positive = v[v > 0]
-    if positive.size and positive.min() < positive.max():
+    # values one ulp apart can have the same logarithm: those count as equal
+    if positive.size and np.log(positive.min()) < np.log(positive.max()):
         assert (score[v == positive.min()] == 0).all()
         assert (score[v == positive.max()] == 100).all()
-        assert np.array_equal(log_score(v * 4.0), score)  # a ratio scale
+        # a ratio scale (up to one step of rounding: ln 4v - ln 4u is not ln v - ln u exactly)
+        assert np.allclose(log_score(v * 4.0), score, rtol=0, atol=0.0100001)
     else:
         assert (score == 0).all()  # nothing to spread: everything scores as vmin
 
