@@ -14,10 +14,15 @@ order of files or rows.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import re
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+import sys
+import threading
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from dataclasses import dataclass, fields
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -53,6 +58,7 @@ __all__ = [
     "read_node_facts",
     "read_page_fetches",
     "resolve_folds",
+    "sort_inplace",
 ]
 
 #: ``edges`` schema versions this module reads.
@@ -81,6 +87,8 @@ _PAGE_COLUMNS = ["node_id", "fetch_time", "status"]
 _STRING_COLUMNS = ["link_type", *(c for side in _SIDES.values() for c in side[1:])]
 _CRAWL_DIR = re.compile(rf"{PARTITION_COLUMN}=(.+)")
 _BLOCK = 1 << 20  # elements per step of the blockwise in-place gathers
+_URL, _HOST, _DOMAIN = 1, 2, 3  # indices into a side of _SIDES
+_PARALLEL_ROWS = 1 << 20  # link rows from which rule 3 sorts on two threads
 
 
 class GraphInputError(ValueError):
@@ -317,47 +325,70 @@ def _row_flags(batch: pa.RecordBatch) -> NDArray[np.uint8]:
 
 
 def map_node_ids(
-    raw: RawEdges,
+    raw: RawEdges, threads: int = 1
 ) -> tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.int32]]:
     """Dense node indices: ``(node_ids, src, dst)`` with ``node_ids`` sorted ascending and
     ``node_ids[src[i]]`` the source id of row ``i``. Frees ``raw``'s target chunks.
 
-    One Arrow hash pass (``dictionary_encode``, which shares one dictionary between
-    chunks) over the runs' sources and the rows' targets, then a permutation to ascending
-    id order; the sources of the rows are their runs' sources repeated. (Measured: faster
-    than ``np.unique`` or a sort; two hash passes on two threads, merged, were no faster
-    at 45M rows and held two hash tables.)
+    Arrow hash passes (``dictionary_encode``, which shares one dictionary between chunks)
+    over the runs' sources and the rows' targets, then a permutation to ascending id
+    order; the sources of the rows are their runs' sources repeated. The ids are split by
+    sign, the top bit of the int64 (node ids are uniform hashes: two halves of about the
+    same size, with no id in both): each half is hashed and renumbered on its own, on two
+    threads when ``threads`` > 1, and the negative half's indices come first. (Measured:
+    faster than ``np.unique`` or a sort; two hash passes over halves of the *rows*, merged,
+    were no faster at 45M rows, as every node is in both.)
     """
     rows = raw.rows
     if not rows:
         return np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32)
-    chunks = [pa.array(raw.run_source), *raw.target_ids]
-    raw.target_ids = []
-    encoded = pc.dictionary_encode(pa.chunked_array(chunks, type=pa.int64()))
-    del chunks
-    parts = list(encoded.chunks)
-    del encoded
-    dictionary = _np(parts[0].dictionary, np.int64)
-    if dictionary.size >= 2**31 - 1:
-        raise GraphInputError(f"{dictionary.size} nodes: more than this job's int32 indices hold")
-    order = np.argsort(dictionary)
-    node_ids = dictionary[order]
-    del dictionary
-    inverse = np.empty(order.size, dtype=np.int32)
-    inverse[order] = np.arange(order.size, dtype=np.int32)
-    del order
-    run_node = inverse[_np(parts[0].indices, np.int32)]
-    parts[0] = None
-    pa.default_memory_pool().release_unused()  # the hash table, before the big arrays
-    src = np.repeat(run_node, np.diff(np.append(raw.run_start, rows)))
-    del run_node
+    chunks = [raw.run_source, *(_np(c, np.int64) for c in raw.target_ids)]
+    run_node = np.empty(raw.run_source.size, dtype=np.int32)
     dst = np.empty(rows, dtype=np.int32)
-    offset = 0
-    for i in range(1, len(parts)):
-        indices = np.asarray(parts[i].indices.to_numpy(zero_copy_only=False))
-        parts[i] = None  # free as we go
-        np.take(inverse, indices, out=dst[offset : offset + indices.size])
-        offset += indices.size
+    bounds = np.cumsum([0, *(c.size for c in chunks[1:])])
+    outs = [run_node, *(dst[bounds[i] : bounds[i + 1]] for i in range(len(chunks) - 1))]
+
+    def half(negative: bool, chunk: NDArray[np.int64]) -> NDArray[np.bool_]:
+        return chunk < 0 if negative else chunk >= 0
+
+    def encode(negative: bool) -> tuple[NDArray[np.int64], list[NDArray[np.int32]]]:
+        parts = [c[half(negative, c)] for c in chunks]
+        cuts = np.cumsum([0, *(c.size for c in parts)])
+        encoded = pc.dictionary_encode(pa.chunked_array([pa.array(c) for c in parts], pa.int64()))
+        del parts
+        if not encoded.num_chunks:  # (Arrow leaves out empty chunks)
+            return np.zeros(0, np.int64), [np.zeros(0, np.int32)] * len(chunks)
+        dictionary = _np(encoded.chunk(0).dictionary, np.int64).copy()
+        joined = np.concatenate([_np(c.indices, np.int32) for c in encoded.chunks])
+        del encoded
+        # numpy copies of everything, the Arrow buffers freed: give them back from this
+        # thread (Arrow's allocator keeps a heap per thread).
+        pa.default_memory_pool().release_unused()
+        return dictionary, [joined[cuts[i] : cuts[i + 1]] for i in range(len(chunks))]
+
+    def renumber(
+        negative: bool, dictionary: NDArray[np.int64], indices: list[NDArray[np.int32]], at: int
+    ) -> NDArray[np.int64]:
+        order = np.argsort(dictionary)
+        inverse = np.empty(order.size, dtype=np.int32)
+        inverse[order] = np.arange(at, at + order.size, dtype=np.int32)
+        for i, chunk in enumerate(chunks):
+            outs[i][half(negative, chunk)] = inverse[indices[i]]
+        return dictionary[order]
+
+    with ThreadPoolExecutor(max_workers=2 if threads > 1 else 1) as pool:
+        (neg_dict, neg_idx), (pos_dict, pos_idx) = pool.map(encode, (True, False))
+        if neg_dict.size + pos_dict.size >= 2**31 - 1:
+            raise GraphInputError(
+                f"{neg_dict.size + pos_dict.size} nodes: more than this job's int32 indices hold"
+            )
+        pa.default_memory_pool().release_unused()  # the hash tables, before the big arrays
+        halves = pool.map(renumber, (True, False), (neg_dict, pos_dict), (neg_idx, pos_idx),
+                          (0, neg_dict.size))  # fmt: skip
+        node_ids = np.concatenate(list(halves))
+    del neg_idx, pos_idx, neg_dict, pos_dict
+    raw.target_ids = []
+    src = np.repeat(run_node, np.diff(np.append(raw.run_start, rows)))
     return node_ids, src, dst
 
 
@@ -366,14 +397,33 @@ def map_node_ids(
 
 @dataclass
 class NodeFacts:
-    """Per node index: its URL, host and registered domain (codes into sorted names)."""
+    """Per node index: its URL, host and registered domain (codes into sorted names).
 
-    url: pa.Array  # large_string, one per node
+    The URLs are kept in the order they were read, ``url_rows[i]`` being node ``i``'s
+    (:meth:`urls` takes them; no copy in node order is made). They are only needed for
+    the output: :func:`read_node_facts` can leave them being read on a background thread
+    while the rules and rankings run (:meth:`urls` then waits for them, and raises the
+    reading's error if it failed).
+    """
+
+    url_source: pa.Array | Future[pa.Array]  # large_string, in url_rows order
+    url_rows: NDArray[np.int64]
     host: NDArray[np.int32]
     domain: NDArray[np.int32]
     host_names: pa.Array  # sorted ascending
     domain_names: pa.Array  # sorted ascending
     domain_of_host: NDArray[np.int32]
+
+    def urls(self, nodes: NDArray[np.integer]) -> pa.Array:
+        """The URLs of ``nodes`` (node indices), as a ``large_string`` array."""
+        if isinstance(self.url_source, Future):
+            self.url_source = self.url_source.result()
+        return self.url_source.take(pa.array(self.url_rows[nodes]))
+
+    @property
+    def url(self) -> pa.Array:
+        """Every node's URL, in node order."""
+        return self.urls(np.arange(self.url_rows.size))
 
 
 def first_occurrences(
@@ -393,12 +443,13 @@ def first_occurrences(
     return nodes, first[nodes]
 
 
-def read_node_facts(
+def read_node_facts(  # noqa: PLR0917
     files: Sequence[EdgeFile],
     src: NDArray[np.int32],
     dst: NDArray[np.int32],
     n: int,
     threads: int = 1,
+    url_pool: Executor | None = None,
 ) -> NodeFacts:
     """Read each node's URL, host and domain from the first row that names it (pass 2).
 
@@ -406,7 +457,9 @@ def read_node_facts(
     same order, so ``src`` and ``dst`` locate every node without hashing ids again). Of
     each file only the row groups holding such rows are read, and of those only the string
     columns of the side(s) needed, ``threads`` files at a time; only those rows' strings
-    are kept: one URL per node, never the URLs of all edges.
+    are kept: one URL per node, never the URLs of all edges. Hosts and domains are read
+    here; the URLs (most of the bytes) too, or, given ``url_pool``, on that executor
+    (one task, file after file), while the caller goes on.
     """
     nodes, positions = first_occurrences(src, dst, n)
     bounds = np.cumsum([0, *(f.rows for f in files)])
@@ -416,26 +469,57 @@ def read_node_facts(
         for i, f in enumerate(files)
         if cuts[i + 1] > cuts[i]
     ]
-    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        parts = list(pool.map(lambda job: _file_facts(*job), jobs))
-    urls = [p[0] for p in parts]
-    hosts = [p[1] for p in parts]
-    domains = [p[2] for p in parts]
+    del positions
     # ``nodes`` is in position order, the order of the parts' rows: invert it.
     by_node = np.empty(n, dtype=np.int64)
     by_node[nodes] = np.arange(n, dtype=np.int64)
-    url = pa.concat_arrays([u.cast(pa.large_string()) for u in urls]).take(pa.array(by_node))
+    del nodes
+
+    def read_urls() -> pa.Array:
+        if url_pool is not None:
+            _lower_priority()
+        urls = []
+        for f, at, offset in jobs:
+            # release: the stages running meanwhile allocate with numpy, not from Arrow's
+            # heap of this thread.
+            urls.append(_file_facts(f, at, offset, (_URL,), True)[0].cast(pa.large_string()))
+        return pa.concat_arrays(urls)
+
+    url: pa.Array | Future[pa.Array] = (
+        read_urls() if url_pool is None else url_pool.submit(read_urls)
+    )
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        parts = list(
+            pool.map(lambda j: _file_facts(j[0], j[1], j[2], (_HOST, _DOMAIN), True), jobs)
+        )
+    hosts = [p[0] for p in parts]
+    domains = [p[1] for p in parts]
+    del parts
     host, host_names = _codes(hosts, by_node)
     domain, domain_names = _codes(domains, by_node)
     domain_of_host = np.zeros(len(host_names), dtype=np.int32)
     domain_of_host[host] = domain
-    return NodeFacts(url, host, domain, host_names, domain_names, domain_of_host)
+    return NodeFacts(url, by_node, host, domain, host_names, domain_names, domain_of_host)
+
+
+def _lower_priority() -> None:
+    """Lower this thread's scheduling priority (Linux: a thread is a task with its own
+    nice value), so that a background read yields the cores to the job's critical path."""
+    if sys.platform == "linux":
+        with contextlib.suppress(OSError):  # not allowed: no matter
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
 
 
 def _file_facts(
-    f: EdgeFile, positions: NDArray[np.int64], offset: int
-) -> tuple[pa.Array, pa.Array, pa.Array]:
-    """The (url, host, domain) strings at ``positions`` (ascending) of one file."""
+    f: EdgeFile,
+    positions: NDArray[np.int64],
+    offset: int,
+    which: tuple[int, ...],
+    release: bool = False,
+) -> list[pa.Array]:
+    """The strings at ``positions`` (ascending) of one file: of each kind in ``which``
+    (``_URL``, ``_HOST``, ``_DOMAIN``), in that order. ``release``: give the memory of the
+    file's columns back before returning (Arrow's allocator keeps a heap per thread)."""
     rows = (positions >> 1) - offset
     side = positions & 1
     group_bounds = np.cumsum([0, *f.row_groups])
@@ -445,26 +529,32 @@ def _file_facts(
     skipped = group_bounds[groups] - np.cumsum([0, *np.asarray(f.row_groups)[groups][:-1]])
     rows = rows - skipped[np.searchsorted(groups, group_of_row)]
     names = [name for bit, name in enumerate(("source", "target")) if (side == bit).any()]
-    columns = [c for name in names for c in _SIDES[name][1:]]
+    columns = [_SIDES[name][i] for name in names for i in which]
     try:
-        table = _open(f.path).read_row_groups(groups.tolist(), columns=columns, use_threads=False)
+        # URLs are nearly all distinct: read as plain strings, which decodes faster than
+        # as a dictionary (Arrow would hash them to merge the pages' dictionaries).
+        table = pq.ParquetFile(f.path, read_dictionary=[c for c in columns if "_url" not in c])
+        table = table.read_row_groups(groups.tolist(), columns=columns, use_threads=False)
     except (OSError, pa.ArrowException) as e:
         raise _read_error(f.path, e) from None
     out = []
-    for i in range(1, 4):
+    for i in which:
         if len(names) == 1:
             out.append(_take_strings(table.column(_SIDES[names[0]][i]), rows))
             continue
         # Both sides: take each side's rows, then interleave back into position order.
-        which = side.astype(np.bool_)
-        source = _take_strings(table.column(_SIDES["source"][i]), rows[~which])
-        target = _take_strings(table.column(_SIDES["target"][i]), rows[which])
+        is_target = side.astype(np.bool_)
+        source = _take_strings(table.column(_SIDES["source"][i]), rows[~is_target])
+        target = _take_strings(table.column(_SIDES["target"][i]), rows[is_target])
         merged = pa.concat_arrays([source, target])
         back = np.empty(rows.size, dtype=np.int64)
-        back[np.flatnonzero(~which)] = np.arange(len(source))
-        back[np.flatnonzero(which)] = np.arange(len(source), rows.size)
+        back[np.flatnonzero(~is_target)] = np.arange(len(source))
+        back[np.flatnonzero(is_target)] = np.arange(len(source), rows.size)
         out.append(merged.take(pa.array(back)))
-    return out[0], out[1], out[2]
+    if release:
+        del table
+        pa.default_memory_pool().release_unused()
+    return out
 
 
 def _take_strings(column: pa.ChunkedArray, rows: NDArray[np.intp]) -> pa.Array:
@@ -667,14 +757,55 @@ class LinkPairs:
         return cls(none, none, np.zeros(0, np.uint8), none, none)
 
 
-def link_pairs(key: NDArray[np.int64], m: int) -> LinkPairs:
+_PAIR_FIELDS = [f.name for f in fields(LinkPairs)]
+
+
+def link_pairs(key: NDArray[np.int64], m: int, threads: int = 1) -> LinkPairs:
     """Rule 3's de-duplication. ``key`` is ``(dst * m + src) * 4 + class`` per link row; it
     is sorted in place (one sort serves the pairs, their best class and their counts).
     Temporaries as long as ``key`` are one byte per row (two masks); the rest is blockwise.
+
+    With ``threads`` > 1 and at least ``_PARALLEL_ROWS`` rows, ``key`` is sorted on two
+    threads (:func:`sort_inplace`) and its two halves are reduced on two threads, the cut
+    moved to the first row of the pair at the median so that no pair spans both halves;
+    the two results, in key order, are concatenated. Same result as one thread.
     """
     if not key.size:
         return LinkPairs.empty()
-    key.sort()
+    if not sort_inplace(key, threads):
+        return _sorted_link_pairs(key, m)
+    # Cut before the first row of the median's pair, so that no pair is in both halves.
+    mid = key.size // 2
+    cut = int(np.searchsorted(key[: mid + 1], (key[mid] >> 2) << 2))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        parts = list(pool.map(partial(_sorted_link_pairs, m=m), (key[:cut], key[cut:])))
+    joined = []
+    for name in _PAIR_FIELDS:  # one field at a time, each half's freed once copied
+        joined.append(np.concatenate([getattr(p, name) for p in parts]))
+        for p in parts:
+            setattr(p, name, np.zeros(0, getattr(p, name).dtype))
+    return LinkPairs(*joined)
+
+
+def sort_inplace(values: NDArray[Any], threads: int = 1) -> bool:
+    """``values.sort()``; on two threads when ``threads`` > 1 and there are at least
+    ``_PARALLEL_ROWS`` values: split around the median in place (``ndarray.partition``,
+    one linear pass), then each half sorted on its own thread (numpy releases the GIL).
+    No temporary. True when it took two threads."""
+    if threads < 2 or values.size < _PARALLEL_ROWS:
+        values.sort()
+        return False
+    mid = values.size // 2
+    values.partition(mid)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(np.ndarray.sort, (values[:mid], values[mid:])))
+    return True
+
+
+def _sorted_link_pairs(key: NDArray[np.int64], m: int) -> LinkPairs:
+    """:func:`link_pairs` of an already sorted ``key``."""
+    if not key.size:
+        return LinkPairs.empty()
     size = key.size
     last = np.empty(size, dtype=np.bool_)  # the last row of its pair
     passing = np.empty(size, dtype=np.bool_)  # a row with a class above 0

@@ -4,13 +4,16 @@
 
 1. ``read``: the columns ranking needs, from every selected file (:mod:`.graph`);
 2. ``nodes``: int64 node ids to dense int32 indices, in id order;
-3. ``urls``: each node's URL, host and domain, streamed from the files a second time;
+3. ``urls``: each node's host and domain, streamed from the files a second time; its URL
+   too, on a background thread that runs on while the next stages do (it is needed
+   only by ``write``);
 4. ``latest``: rule 1, only the latest fetch of each source page;
 5. ``fold``: rule 2, redirects, refreshes and canonicals merge their source into their
    target;
 6. ``links``: rules 3 and 4, one edge per (page, target) with the policies' weight, and
    the per-page counts;
-7. ``hosts``, ``domains``: one vote per referring site, PageRank, harmonic centrality;
+7. ``hosts``, ``domains``: one vote per referring site, PageRank, harmonic centrality
+   (the two graphs side by side, on two threads);
 8. ``rank``: PageRank (and TrustRank with seeds) of the page graph (:mod:`.rank`), last
    of the rankings so that only its edges are still in memory;
 9. ``write``: three Parquet files and ``_summary.json`` in a temporary sibling directory,
@@ -31,8 +34,10 @@ import secrets
 import shutil
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
@@ -45,6 +50,7 @@ from linkcrawl.schema import AUTHORITY_SCHEMAS, SCHEMA_VERSION
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+    from concurrent.futures import Executor
     from pathlib import Path
 
     from numpy.typing import NDArray
@@ -278,9 +284,20 @@ def _write_table(table: pa.Table | _Slices, path: Path) -> None:
         )
         with writer:
             if isinstance(table, _Slices):
-                for start in range(0, table.num_rows, _ROW_GROUP):
-                    stop = min(start + _ROW_GROUP, table.num_rows)
-                    writer.write_table(table.make(table.schema, start, stop))
+                # The next slice is built (gathers of strings and numbers) on a second
+                # thread while this one is encoded and compressed (both release the GIL);
+                # at most two slices exist at a time.
+                def make(start: int) -> pa.Table:
+                    return table.make(table.schema, start, min(start + _ROW_GROUP, table.num_rows))
+
+                with ThreadPoolExecutor(max_workers=1) as pool:
+                    following = pool.submit(make, 0)
+                    for start in range(0, table.num_rows, _ROW_GROUP):
+                        piece = following.result()
+                        if start + _ROW_GROUP < table.num_rows:
+                            following = pool.submit(make, start + _ROW_GROUP)
+                        writer.write_table(piece)
+                        del piece
             else:
                 writer.write_table(table, row_group_size=_ROW_GROUP)
         fh.flush()
@@ -338,7 +355,12 @@ def run(config: AuthorityConfig, *, progress: IO[str] | None = None) -> dict[str
     if config.threads:
         pa.set_cpu_count(config.threads)
     try:
-        return _run(config, output, replacing, seeds, rel_weight, internal_weight, progress)
+        # One background thread reads the URLs (needed only for the output) while the
+        # rules and rankings run; with a single thread they are read in the ``urls`` stage.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="authority-urls") as pool:
+            url_pool = pool if pa.cpu_count() > 1 else None
+            return _run(config, output, replacing, seeds, rel_weight, internal_weight,
+                        progress, url_pool)  # fmt: skip
     except graph.GraphInputError as e:
         raise AuthorityError(str(e)) from None
     finally:
@@ -353,6 +375,7 @@ def _run(  # noqa: PLR0917 (private: one call site)
     rel_weight: float,
     internal_weight: float,
     progress: IO[str] | None,
+    url_pool: Executor | None,
 ) -> dict[str, Any]:
     clock = _Clock(progress)
     counts: dict[str, Any] = {}
@@ -365,7 +388,7 @@ def _run(  # noqa: PLR0917 (private: one call site)
     counts["files"] = len(files)
 
     with clock.stage("nodes") as st:
-        node_ids, src, dst = graph.map_node_ids(raw)
+        node_ids, src, dst = graph.map_node_ids(raw, threads=pa.cpu_count())
         n = int(node_ids.size)
         st.rows, st.unit = n, "node ids"
 
@@ -373,7 +396,7 @@ def _run(  # noqa: PLR0917 (private: one call site)
         _seed_pages(seeds, node_ids, None, config.trust_seeds)
 
     with clock.stage("urls") as st:
-        facts = graph.read_node_facts(files, src, dst, n, threads=pa.cpu_count())
+        facts = graph.read_node_facts(files, src, dst, n, threads=pa.cpu_count(), url_pool=url_pool)
         st.rows, st.unit = n, "URLs"
 
     with clock.stage("latest") as st:
@@ -414,13 +437,34 @@ def _run(  # noqa: PLR0917 (private: one call site)
     rankings: dict[str, Any] = {}
     harmonic: dict[str, Any] = {}
     sites: dict[str, pa.Table] = {}
+    # The two site graphs are independent and mostly single-threaded numpy: the domains
+    # are ranked on a second thread while the hosts are (the ``domains`` stage is then
+    # the wait for them after the hosts are done). Each fills its own dicts, merged in
+    # order, so the summary does not depend on which finishes first.
+    level_rankings: dict[str, dict[str, Any]] = {"hosts": {}, "domains": {}}
+    level_harmonic: dict[str, dict[str, Any]] = {"hosts": {}, "domains": {}}
+
+    site_table = partial(_site_table, pages=pages, facts=facts, seed_pages=seed_pages,
+                         config=config)  # fmt: skip
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="authority-sites") as pool:
+        later = None
+        if pa.cpu_count() > 1:
+            later = pool.submit(site_table, "domains", rankings=level_rankings["domains"],
+                                harmonic_info=level_harmonic["domains"])  # fmt: skip
+        for level in ("hosts", "domains"):
+            with clock.stage(level) as st:
+                if level == "domains" and later is not None:
+                    sites[level], info = later.result()
+                else:
+                    sites[level], info = site_table(
+                        level, rankings=level_rankings[level], harmonic_info=level_harmonic[level]
+                    )
+                st.rows, st.unit, st.note = sites[level].num_rows, level, info
+                counts[level] = sites[level].num_rows
+    del site_table, later
     for level in ("hosts", "domains"):
-        with clock.stage(level) as st:
-            sites[level], info = _site_table(
-                level, pages, facts, seed_pages, config, rankings, harmonic
-            )
-            st.rows, st.unit, st.note = sites[level].num_rows, level, info
-            counts[level] = sites[level].num_rows
+        rankings.update(level_rankings[level])
+        harmonic.update(level_harmonic[level])
 
     with clock.stage("rank") as st:
         # The site tables are done: only the ranking edges of the pairs are still needed.
@@ -580,7 +624,7 @@ def _weigh(
     key <<= 2
     key |= cls
     del cls
-    pairs = graph.link_pairs(key, pages.m)
+    pairs = graph.link_pairs(key, pages.m, threads=pa.cpu_count())
     del key
     internal = pages.host[pairs.src] == pages.host[pairs.dst]
     weight = np.where(pairs.best == graph.PASSES_FULL, 1.0, rel_weight)
@@ -598,12 +642,13 @@ def _weigh(
 def _distinct(key: NDArray[np.int64]) -> NDArray[np.int64]:
     """The distinct values of ``key``, ascending; sorts ``key`` in place.
 
-    A sort and a comparison of neighbours: several times faster than ``np.unique`` (which
-    hashes first in numpy 2.x) on the tens of millions of keys of a big graph.
+    A sort (on two threads, :func:`graph.sort_inplace`) and a comparison of neighbours:
+    several times faster than ``np.unique`` (which hashes first in numpy 2.x) on the tens
+    of millions of keys of a big graph.
     """
     if not key.size:
         return key
-    key.sort()
+    graph.sort_inplace(key, pa.cpu_count())
     new = np.empty(key.size, dtype=np.bool_)
     new[0] = True
     np.not_equal(key[1:], key[:-1], out=new[1:])
@@ -846,7 +891,7 @@ def _pages_table(  # noqa: PLR0917
 
     def make(schema: pa.Schema, start: int, stop: int) -> pa.Table:
         strings = {
-            "url": facts.url.take(pa.array(node[start:stop])).cast(pa.string()),
+            "url": facts.urls(node[start:stop]).cast(pa.string()),
             "host": facts.host_names.take(pa.array(host[start:stop])),
             "domain": facts.domain_names.take(pa.array(domain[start:stop])),
         }
