@@ -8,6 +8,7 @@ open web must not be steered at its own network).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from typing import TYPE_CHECKING, Any
@@ -139,3 +140,71 @@ class RobotsTxtMiddleware(BaseRobotsTxtMiddleware):
             if stored is not None and not isinstance(stored, Deferred):
                 return stored
         return parser
+
+
+class FleetSendSpacingMiddleware:
+    """Redis mode only: space the *sends* to a host fleet-wide, not only its leases.
+
+    The frontier releases a host's leases no faster than its delay, but the time from a
+    lease to the request reaching the site varies (the worker's first robots.txt fetch for
+    the host, a busy event loop), so two leases a delay apart can arrive closer together.
+    Last in the downloader chain, just before the download handler, this middleware claims
+    the host's next send in Redis (``Frontier.claim_send``) and waits when another worker
+    sent too recently. Hosts without a delay (no ``DOWNLOAD_DELAY``, no Crawl-delay) cost
+    nothing. If Redis is unreachable the request goes out on its lease's spacing alone.
+
+    Settings: ``LINKCRAWL_REDIS_URL``, ``DOWNLOAD_DELAY``, ``FRONTIER_DELAY_MARGIN``.
+    Stats: ``frontier/send_waits``, ``frontier/send_claim_errors``.
+    """
+
+    def __init__(self, frontier: Any, *, default_delay: float) -> None:
+        self.frontier = frontier
+        self.default_delay = default_delay
+        self.delayed_hosts: set[str] = set()
+        self.crawler: Crawler | None = None
+        self._claims_failing = False
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        from scrapy.exceptions import NotConfigured
+
+        from linkcrawl.frontier.scheduler import frontier_config, redis_client
+        from linkcrawl.frontier.store import Frontier
+
+        url = redis_url(crawler.settings)
+        if not url:
+            raise NotConfigured("no LINKCRAWL_REDIS_URL: Scrapy's slots space the sends")
+        config = frontier_config(crawler.settings)
+        o = cls(Frontier(redis_client(url), config), default_delay=config.default_delay)
+        o.crawler = crawler
+        crawler.signals.connect(o.host_delay, signal=host_delay)
+        return o
+
+    def host_delay(self, host: str, delay: float) -> None:
+        if delay > 0:
+            self.delayed_hosts.add(host)
+
+    def _inc(self, key: str) -> None:
+        if self.crawler is not None and self.crawler.stats is not None:
+            self.crawler.stats.inc_value(key)
+
+    async def process_request(self, request: Request) -> None:
+        from linkcrawl.frontier.store import FrontierError
+
+        host = urlparse_cached(request).hostname or ""
+        if self.default_delay <= 0 and host not in self.delayed_hosts:
+            return
+        while True:
+            try:
+                wait = self.frontier.claim_send(host)
+            except FrontierError as e:
+                self._inc("frontier/send_claim_errors")
+                if not self._claims_failing:
+                    self._claims_failing = True
+                    logger.warning("Cannot claim sends in Redis (%s); using lease spacing", e)
+                return
+            self._claims_failing = False
+            if wait <= 0:
+                return
+            self._inc("frontier/send_waits")
+            await asyncio.sleep(wait)

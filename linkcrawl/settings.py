@@ -58,6 +58,8 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "linkcrawl.middlewares.RobotsTxtMiddleware": 100,
     "linkcrawl.middlewares.HostPolicyMiddleware": 110,
+    # Redis mode: fleet-wide spacing of sends, last before the download handler.
+    "linkcrawl.middlewares.FleetSendSpacingMiddleware": 990,
     # Scope is CrawlPolicy's (LINKCRAWL_SCOPE); the spider sets no allowed_domains.
     "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
     # The spider never sets http_user/http_pass: there are no credentials to send.

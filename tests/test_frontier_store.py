@@ -801,3 +801,32 @@ def test_memory_per_seen_url_and_per_queued_request(
     mean_url = sum(map(len, urls)) / n
     assert per_seen <= 16, per_seen  # floor; scrapy-redis: ~80
     assert per_queued <= 150, (per_queued, mean_url)  # floor; scrapy-redis: ~421
+
+
+def test_claim_send_spaces_sends_to_a_host_fleet_wide(
+    make_frontier: MakeFrontier, clock: FakeClock
+) -> None:
+    worker_a = make_frontier(default_delay=0.5)
+    worker_b = make_frontier(default_delay=0.5)
+    assert worker_a.claim_send("a.test") == 0.0
+    clock.now += 0.2
+    # another worker, too soon: it is told how long to wait, and nothing is recorded
+    assert worker_b.claim_send("a.test") == pytest.approx(0.3)
+    assert worker_b.claim_send("b.test") == 0.0  # hosts are independent
+    clock.now += 0.3
+    assert worker_b.claim_send("a.test") == 0.0
+    clock.now += 0.49
+    assert worker_a.claim_send("a.test") == pytest.approx(0.01)
+    # a robots.txt Crawl-delay longer than the default applies to the sends too
+    worker_a.set_host_delay("slow.test", 2.0)
+    assert worker_a.claim_send("slow.test") == 0.0
+    clock.now += 1.0
+    assert worker_b.claim_send("slow.test") == pytest.approx(1.0)
+
+
+def test_claim_send_is_free_for_hosts_without_a_delay(
+    make_frontier: MakeFrontier, client: redis.Redis
+) -> None:
+    f = make_frontier(default_delay=0)
+    assert [f.claim_send("a.test") for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert client.hlen(f"{f.config.prefix}:sent") == 0

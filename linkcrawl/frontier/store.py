@@ -241,12 +241,13 @@ class Frontier:
             name: f"{p}:{name}"
             for name in (
                 "meta", "counts", "ready", "next", "backlog", "hif", "delay", "leases",
-                "deadlines", "lease_seq", "dead", "workers",
+                "deadlines", "lease_seq", "dead", "workers", "sent",
             )
         }  # fmt: skip
         self._add_script: Script = client.register_script(_load_script("add.lua"))
         self._lease_script: Script = client.register_script(_load_script("lease.lua"))
         self._finish_script: Script = client.register_script(_load_script("finish.lua"))
+        self._send_script: Script = client.register_script(_load_script("send.lua"))
 
     # ------------------------------------------------------------------ errors
 
@@ -421,6 +422,16 @@ class Frontier:
         holds them; the reason is ``lease expired (worker W)``.
         Returns (requeued, dead_lettered)."""
         return self._finish("expire", ())
+
+    def claim_send(self, host: str) -> float:
+        """Claim the next send to ``host`` for the fleet, just before sending a leased
+        request: 0.0 means send now (the send time is recorded), a positive value is the
+        number of seconds to wait before claiming again. Hosts without a delay always
+        get 0.0. Leases are spaced by the delay already; this keeps *arrivals* spaced
+        when one request's lease-to-send time is longer than the next one's."""
+        args = [self.config.prefix, host, repr(self._now()), repr(self.config.default_delay)]
+        with self._redis("claim_send"):
+            return max(0.0, float(self._send_script(args=args)))
 
     def set_host_delay(self, host: str, delay: float) -> None:
         """Set a host's delay for the whole fleet (robots.txt Crawl-delay); the effective
