@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from scrapy.exceptions import NotConfigured
 
+from linkcrawl.files import fsync_dir
 from linkcrawl.policy import PolicyError, check_crawl_id, stop_on_user_error
 from linkcrawl.schema import PARTITION_COLUMN, SCHEMAS
 from linkcrawl.signals import commit_requested, rows_committed
@@ -131,7 +132,7 @@ class ParquetPartWriter:
         self._file.close()
         final = self._tmp_path.with_name(self._tmp_path.name[1:].removesuffix(".tmp"))
         os.replace(self._tmp_path, final)
-        _fsync_dir(self.directory)
+        fsync_dir(self.directory)
         self.files_committed.append(final)
         self.rows_committed += self._file_rows
         self._writer, self._file, self._tmp_path = None, None, None
@@ -141,20 +142,6 @@ class ParquetPartWriter:
 
     def close(self) -> None:
         self.commit()
-
-
-def _fsync_dir(directory: Path) -> None:
-    # The rename is durable only once the directory entry is on disk.
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _check_codec(codec: str) -> str:

@@ -46,6 +46,7 @@ import pyarrow.parquet as pq
 
 from linkcrawl import defaults
 from linkcrawl.authority import graph, rank
+from linkcrawl.files import fsync_dir
 from linkcrawl.schema import AUTHORITY_SCHEMAS, SCHEMA_VERSION
 
 if TYPE_CHECKING:
@@ -258,19 +259,6 @@ def _check_output(output: Path, overwrite: bool) -> bool:
     return True
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _write_table(table: pa.Table | _Slices, path: Path) -> None:
     with open(path, "wb") as fh:
         writer = pq.ParquetWriter(
@@ -320,7 +308,7 @@ def _publish(tmp: Path, output: Path, overwrite: bool) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.rename(tmp, output)
-    _fsync_dir(output.parent)
+    fsync_dir(output.parent)
 
 
 # -------------------------------------------------------------------------------- job
@@ -941,7 +929,7 @@ def _write_output(
         for name, table in tables.items():
             _write_table(_with_metadata(table, summary, name), tmp / f"{name}.parquet")
         (tmp / SUMMARY_FILE).write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
-        _fsync_dir(tmp)
+        fsync_dir(tmp)
         _publish(tmp, output, overwrite)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
