@@ -159,6 +159,12 @@ class Crawl:
     hits: dict[str, int]
     hit_times: dict[str, list[float]]
 
+    @classmethod
+    def finished(cls, out: Path, result: subprocess.CompletedProcess[str], web: WebServer) -> Crawl:
+        """A finished crawl: its output, exit status, log and the test web's hit log."""
+        return cls(out, result.returncode, result.stdout + result.stderr, web.hits(),
+                   web.hit_times())  # fmt: skip
+
 
 # The integration crawl's limits (tests/test_crawl.py checks the crawl against them).
 DEPTH_LIMIT = 8
@@ -184,13 +190,7 @@ def crawl(testweb: WebServer, tmp_path_factory: pytest.TempPathFactory) -> Crawl
             "PARQUET_BATCH_ROWS": "200",
         },
     )
-    return Crawl(
-        root / "out",
-        result.returncode,
-        result.stdout + result.stderr,
-        testweb.hits(),
-        testweb.hit_times(),
-    )
+    return Crawl.finished(root / "out", result, testweb)
 
 
 def edge_key(row: dict[str, Any]) -> tuple[Any, ...]:

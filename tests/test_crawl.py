@@ -170,13 +170,7 @@ def limited_crawl(
         spider_args={"seeds": seed},
         settings={"LINKCRAWL_SCOPE": "seed_hosts", "LINKCRAWL_MAX_PAGES_PER_HOST": "7"},
     )
-    return Crawl(
-        root / "out",
-        result.returncode,
-        result.stdout + result.stderr,
-        testweb.hits(),
-        testweb.hit_times(),
-    )
+    return Crawl.finished(root / "out", result, testweb)
 
 
 def test_scope_and_pages_per_host_limit(limited_crawl: Crawl, testweb: WebServer) -> None:
