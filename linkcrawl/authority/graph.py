@@ -86,7 +86,7 @@ _PAGE_COLUMNS = ["node_id", "fetch_time", "status"]
 # Strings read as dictionaries: no per-row string is materialised, only distinct values.
 _STRING_COLUMNS = ["link_type", *(c for side in _SIDES.values() for c in side[1:])]
 _CRAWL_DIR = re.compile(rf"{PARTITION_COLUMN}=(.+)")
-_BLOCK = 1 << 20  # elements per step of the blockwise in-place gathers
+BLOCK = 1 << 20  # elements per step of the blockwise passes (temporaries stay small)
 _URL, _HOST, _DOMAIN = 1, 2, 3  # indices into a side of _SIDES
 _PARALLEL_ROWS = 1 << 20  # link rows from which rule 3 sorts on two threads
 
@@ -433,8 +433,8 @@ def first_occurrences(
     a position being ``row * 2`` for the source column and ``row * 2 + 1`` for the target.
     Blockwise ``np.minimum.at``: no temporary as long as the rows."""
     first = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
-    for start in range(0, src.size, _BLOCK):
-        stop = min(start + _BLOCK, src.size)
+    for start in range(0, src.size, BLOCK):
+        stop = min(start + BLOCK, src.size)
         position = np.arange(2 * start, 2 * stop, 2, dtype=np.int64)
         np.minimum.at(first, src[start:stop], position)
         position += 1
@@ -531,9 +531,12 @@ def _file_facts(
     names = [name for bit, name in enumerate(("source", "target")) if (side == bit).any()]
     columns = [_SIDES[name][i] for name in names for i in which]
     try:
-        # URLs are nearly all distinct: read as plain strings, which decodes faster than
-        # as a dictionary (Arrow would hash them to merge the pages' dictionaries).
-        table = pq.ParquetFile(f.path, read_dictionary=[c for c in columns if "_url" not in c])
+        # A row group's target URLs are nearly all distinct and their dictionary pages
+        # fall back to plain ones: read as plain strings, which decodes faster than as a
+        # dictionary (Arrow would hash them to merge the pages' dictionaries). Source URLs
+        # repeat once per link of their page: as a dictionary, only the distinct ones are
+        # decoded (measured: ~5x faster per file than as plain strings).
+        table = pq.ParquetFile(f.path, read_dictionary=[c for c in columns if c != "target_url"])
         table = table.read_row_groups(groups.tolist(), columns=columns, use_threads=False)
     except (OSError, pa.ArrowException) as e:
         raise _read_error(f.path, e) from None
@@ -809,8 +812,8 @@ def _sorted_link_pairs(key: NDArray[np.int64], m: int) -> LinkPairs:
     size = key.size
     last = np.empty(size, dtype=np.bool_)  # the last row of its pair
     passing = np.empty(size, dtype=np.bool_)  # a row with a class above 0
-    for start in range(0, size, _BLOCK):
-        stop = min(start + _BLOCK, size)
+    for start in range(0, size, BLOCK):
+        stop = min(start + BLOCK, size)
         pair = key[start : min(stop + 1, size)] >> 2
         np.not_equal(pair[1:], pair[:-1], out=last[start : start + pair.size - 1])
         np.not_equal(key[start:stop] & 3, 0, out=passing[start:stop])
@@ -835,6 +838,6 @@ def _sorted_link_pairs(key: NDArray[np.int64], m: int) -> LinkPairs:
 
 def gather_inplace(table: NDArray[np.integer], values: NDArray[np.int32]) -> None:
     """``values[:] = table[values]`` block by block, without a temporary as long as ``values``."""
-    for start in range(0, values.size, _BLOCK):
-        block = values[start : start + _BLOCK]
+    for start in range(0, values.size, BLOCK):
+        block = values[start : start + BLOCK]
         block[:] = table[block]
