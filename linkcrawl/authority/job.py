@@ -332,6 +332,51 @@ class _Pages:
     pairs: graph.LinkPairs = field(default_factory=graph.LinkPairs.empty)
     kept: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, np.bool_))
     weight: NDArray[np.float64] | None = None  # of every pair; None: all kept weigh 1
+    sites: _Sites | None = None
+    # Dense host index of every pair's source page (``sites.page_host[pairs.src]``): one
+    # random gather shared by rule 4, the page counts and the site graphs.
+    pair_src_host: NDArray[np.int32] = field(default_factory=lambda: np.zeros(0, np.int32))
+    pair_internal: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, np.bool_))
+
+
+@dataclass(frozen=True)
+class _Sites:
+    """Dense host and domain indices, in page order (pages are sorted by (domain, host),
+    :func:`_site_order`): host ``h`` holds pages ``starts[h]..starts[h+1]-1``, and a
+    host's domain index never decreases with ``h``. The site graphs are numbered so; the
+    codes (into ``facts.host_names``/``domain_names``, sorted names) name them."""
+
+    page_host: NDArray[np.int32]  # dense host of each page
+    host_code: NDArray[np.int32]  # name code of each dense host
+    host_domain: NDArray[np.int32]  # dense domain of each dense host
+    domain_code: NDArray[np.int32]  # name code of each dense domain
+
+    @classmethod
+    def of(cls, host: NDArray[np.int32], domain_of_host: NDArray[np.int32]) -> _Sites:
+        if not host.size:
+            none = np.zeros(0, np.int32)
+            return cls(none, none, none, none)
+        new_host = np.empty(host.size, dtype=np.bool_)
+        new_host[0] = True
+        np.not_equal(host[1:], host[:-1], out=new_host[1:])
+        page_host = np.cumsum(new_host, dtype=np.int32)
+        page_host -= 1
+        host_code = host[new_host]
+        domain_code_of_host = domain_of_host[host_code]
+        new_domain = np.empty(host_code.size, dtype=np.bool_)
+        new_domain[0] = True
+        np.not_equal(domain_code_of_host[1:], domain_code_of_host[:-1], out=new_domain[1:])
+        host_domain = np.cumsum(new_domain, dtype=np.int32)
+        host_domain -= 1
+        return cls(page_host, host_code, host_domain, domain_code_of_host[new_domain])
+
+    @property
+    def hosts(self) -> int:
+        return int(self.host_code.size)
+
+    @property
+    def domains(self) -> int:
+        return int(self.domain_code.size)
 
 
 def run(config: AuthorityConfig, *, progress: IO[str] | None = None) -> dict[str, Any]:
@@ -414,7 +459,8 @@ def _run(  # noqa: PLR0917 (private: one call site)
 
     with clock.stage("links") as st:
         _weigh(pages, link_rows, rel_weight, internal_weight, dropped)
-        page_counts = _page_counts(pages, facts)
+        page_counts = _page_counts(pages)
+        site_pairs = _SitePairs.of(pages)
         st.rows, st.unit = int(np.count_nonzero(pages.kept)), "edges kept"
     counts["nodes"] = pages.m
     counts["node_ids"] = n
@@ -437,8 +483,8 @@ def _run(  # noqa: PLR0917 (private: one call site)
     level_rankings: dict[str, dict[str, Any]] = {"hosts": {}, "domains": {}}
     level_harmonic: dict[str, dict[str, Any]] = {"hosts": {}, "domains": {}}
 
-    site_table = partial(_site_table, pages=pages, facts=facts, seed_pages=seed_pages,
-                         config=config)  # fmt: skip
+    site_table = partial(_site_table, pages=pages, site_pairs=site_pairs, facts=facts,
+                         seed_pages=seed_pages, config=config)  # fmt: skip
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="authority-sites") as pool:
         later = None
         if pa.cpu_count() > 1:
@@ -454,7 +500,7 @@ def _run(  # noqa: PLR0917 (private: one call site)
                     )
                 st.rows, st.unit, st.note = sites[level].num_rows, level, info
                 counts[level] = sites[level].num_rows
-    del site_table, later
+    del site_table, later, site_pairs
     for level in ("hosts", "domains"):
         rankings.update(level_rankings[level])
         harmonic.update(level_harmonic[level])
@@ -586,6 +632,7 @@ def _fold(  # noqa: PLR0917
     graph.gather_inplace(page_of, s)
     graph.gather_inplace(page_of, d)
     pages = _Pages(m, node, page_of, facts.host[node], facts.domain[node], folded)
+    pages.sites = _Sites.of(pages.host, facts.domain_of_host)
     return pages, [s, d, f]
 
 
@@ -645,11 +692,18 @@ def _weigh(
     del cls
     pairs = graph.link_pairs(key, pages.m, threads=pa.cpu_count())
     del key
-    internal = pages.host[pairs.src] == pages.host[pairs.dst]
+    assert pages.sites is not None
+    page_host = pages.sites.page_host
+    pages.pair_src_host = page_host[pairs.src]
+    internal = np.empty(pairs.size, dtype=np.bool_)
+    for start in range(0, pairs.size, graph.BLOCK):  # (dst is sorted: a cheap gather)
+        block = slice(start, start + graph.BLOCK)
+        np.equal(pages.pair_src_host[block], page_host[pairs.dst[block]], out=internal[block])
     weight = np.where(pairs.best == graph.PASSES_FULL, 1.0, rel_weight)
     weight[internal] *= internal_weight
     weight[pairs.best == graph.PASSES_NOTHING] = 0.0
     kept = weight > 0.0
+    pages.pair_internal = internal
     passing_kept = int(pairs.passing[kept].sum())
     dropped["internal_excluded"] = int(pairs.passing.sum()) - passing_kept
     dropped["duplicate"] = passing_kept - int(np.count_nonzero(kept))
@@ -686,36 +740,34 @@ def _distinct_per_group(
     return np.bincount(distinct // max(values, 1), minlength=groups).astype(np.int64)
 
 
-def _dense(code: NDArray[np.int32], size: int) -> tuple[NDArray[np.int64], NDArray[np.int32]]:
-    """The codes in use (ascending) and each element's index among them: ``np.unique``
-    with ``return_inverse``, by a presence mask instead of a sort."""
-    present = np.zeros(size, dtype=np.bool_)
-    present[code] = True
-    codes = np.flatnonzero(present)
-    index = np.cumsum(present, dtype=np.int32) - 1
-    return codes, index[code]
-
-
-def _page_counts(pages: _Pages, facts: graph.NodeFacts) -> dict[str, NDArray[np.int64]]:
+def _page_counts(pages: _Pages) -> dict[str, NDArray[np.int64]]:
     p = pages.pairs
     m = pages.m
+    assert pages.sites is not None
     passing = np.where(pages.kept, p.passing, 0)
     return {
         "in_links": np.bincount(p.dst, weights=p.rows, minlength=m).astype(np.int64),
         "dofollow_in_links": np.bincount(p.dst, weights=passing, minlength=m).astype(np.int64),
         "referring_pages": np.bincount(p.dst, minlength=m).astype(np.int64),
-        "referring_hosts": _runs_per_group(p.dst, pages.host, p.src, m),
-        "referring_domains": _runs_per_group(p.dst, pages.domain, p.src, m),
+        "referring_hosts": _runs_per_group(p.dst, pages.pair_src_host, m),
+        "referring_domains": _runs_per_group(
+            p.dst, pages.pair_src_host, m, pages.sites.host_domain
+        ),
     }
 
 
 def _runs_per_group(
-    group: NDArray[np.int32], site: NDArray[np.int32], src: NDArray[np.int32], groups: int
+    group: NDArray[np.int32],
+    host: NDArray[np.int32],
+    groups: int,
+    site_of_host: NDArray[np.int32] | None = None,
 ) -> NDArray[np.int64]:
-    """Per group, how many distinct ``site[src]``. ``group`` is ascending and, within a
-    group, ``src`` ascends, and equal sites are neighbours in page order
-    (:func:`_site_order`): a new value starts wherever the group or the site changes.
-    Blockwise, so that the temporaries are a byte per pair."""
+    """Per group, how many distinct sites: ``host`` per pair, or ``site_of_host[host]``.
+
+    ``group`` is ascending and, within a group, the pairs' sources ascend, so equal hosts
+    and equal domains are neighbours (:func:`_site_order`): a new site starts wherever the
+    group or the site changes. Blockwise, so that the temporaries are a byte per pair.
+    """
     size = group.size
     if not size:
         return np.zeros(groups, dtype=np.int64)
@@ -723,8 +775,10 @@ def _runs_per_group(
     new[0] = True
     for start in range(1, size, graph.BLOCK):
         stop = min(start + graph.BLOCK, size)
-        block_site = site[src[start - 1 : stop]]
-        np.not_equal(block_site[1:], block_site[:-1], out=new[start:stop])
+        site = host[start - 1 : stop]
+        if site_of_host is not None:
+            site = site_of_host[site]
+        np.not_equal(site[1:], site[:-1], out=new[start:stop])
         new[start:stop] |= group[start:stop] != group[start - 1 : stop - 1]
     return np.bincount(group[new], minlength=groups).astype(np.int64)
 
@@ -748,9 +802,35 @@ def _seed_pages(
     return found
 
 
+@dataclass
+class _SitePairs:
+    """The page pairs whose pages are on two different hosts, with their dense hosts:
+    what the host and domain graphs are built from (every pair between two domains is
+    one of them). ``dst_host`` ascends (the pairs are sorted by target page)."""
+
+    src_host: NDArray[np.int32]
+    dst_host: NDArray[np.int32]
+    best: NDArray[np.uint8]
+    rows: NDArray[np.int32]
+    passing: NDArray[np.int32]
+
+    @classmethod
+    def of(cls, pages: _Pages) -> _SitePairs:
+        """From ``pages.pairs`` and their source hosts, which it frees."""
+        assert pages.sites is not None
+        p = pages.pairs
+        external = ~pages.pair_internal
+        pages.pair_internal = external[:0]
+        src_host = pages.pair_src_host[external]
+        pages.pair_src_host = src_host[:0]
+        return cls(src_host, pages.sites.page_host[p.dst[external]], p.best[external],
+                   p.rows[external], p.passing[external])  # fmt: skip
+
+
 def _site_table(  # noqa: PLR0917
     level: str,
     pages: _Pages,
+    site_pairs: _SitePairs,
     facts: graph.NodeFacts,
     seed_pages: NDArray[np.int64] | None,
     config: AuthorityConfig,
@@ -758,16 +838,23 @@ def _site_table(  # noqa: PLR0917
     harmonic_info: dict[str, Any],
 ) -> tuple[pa.Table, str]:
     """PageRank, harmonic centrality and counts of the host or domain graph."""
-    p = pages.pairs
-    code = pages.host if level == "hosts" else pages.domain
-    names = facts.host_names if level == "hosts" else facts.domain_names
-    codes, site = _dense(code, len(names))
-    n_sites = int(codes.size)
-    ps, pd = site[p.src], site[p.dst]
-    external = ps != pd
-    ps, pd = ps[external], pd[external]
-    best, rows, passing = p.best[external], p.rows[external], p.passing[external]
-    src_page = p.src[external]
+    sites = pages.sites
+    assert sites is not None
+    sp = site_pairs
+    if level == "hosts":
+        n_sites, code, names = sites.hosts, sites.host_code, facts.host_names
+        page_site = sites.page_host
+        ps, pd, best, rows, passing = sp.src_host, sp.dst_host, sp.best, sp.rows, sp.passing
+        src_host = sp.src_host
+    else:
+        n_sites, code, names = sites.domains, sites.domain_code, facts.domain_names
+        page_site = sites.host_domain[sites.page_host]
+        ps, pd = sites.host_domain[sp.src_host], sites.host_domain[sp.dst_host]
+        external = ps != pd
+        ps, pd = ps[external], pd[external]
+        best, rows, passing = sp.best[external], sp.rows[external], sp.passing[external]
+        src_host = sp.src_host[external]
+        del external
 
     # One vote per referring site: distinct (target site, source site), with a bit saying
     # whether any of its links passes authority.
@@ -787,20 +874,21 @@ def _site_table(  # noqa: PLR0917
 
     if level == "hosts":
         referring_hosts = referring_same
-        own_domain = facts.domain_of_host[codes][pd]
-        other = pages.domain[src_page] != own_domain
-        referring_domains = _distinct_per_group(
-            pd[other], pages.domain[src_page][other], n_sites, len(facts.domain_names)
-        )
+        src_domain, dst_domain = sites.host_domain[ps], sites.host_domain[pd]
+        other = src_domain != dst_domain
+        referring_domains = _distinct_per_group(pd[other], src_domain[other], n_sites,
+                                                sites.domains)  # fmt: skip
+        del src_domain, dst_domain, other
     else:
         referring_domains = referring_same
-        referring_hosts = _distinct_per_group(
-            pd, pages.host[src_page], n_sites, len(facts.host_names)
-        )
+        referring_hosts = _distinct_per_group(pd, src_host, n_sites, sites.hosts)
     backlinks_total = np.bincount(pd, weights=rows, minlength=n_sites).astype(np.int64)
     backlinks_dofollow = np.bincount(pd, weights=passing, minlength=n_sites).astype(np.int64)
-    page_count = np.bincount(site, minlength=n_sites).astype(np.int64)
-    del ps, pd, best, rows, passing, src_page
+    page_count = np.bincount(page_site, minlength=n_sites).astype(np.int64)
+    del ps, pd, best, rows, passing, src_host
+    # Ties are ranked, and harmonic sources sampled, in name order, as if the sites were
+    # numbered by name: the output does not depend on the dense numbering.
+    ids = code.astype(np.int64)
 
     pr = rank.pagerank(e_src, e_dst, n_sites, damping=config.damping,
                        tol=_per_node(config.tol, n_sites),
@@ -809,26 +897,30 @@ def _site_table(  # noqa: PLR0917
     trust = trust_rank = None
     if seed_pages is not None:
         personal = np.zeros(n_sites)
-        personal[site[seed_pages]] = 1.0
+        personal[page_site[seed_pages]] = 1.0
         tr = rank.pagerank(e_src, e_dst, n_sites, damping=config.damping,
                            personalization=personal, tol=_per_node(config.tol, n_sites),
                            max_iter=config.max_iter)  # fmt: skip
         rankings[f"{level}.trustrank"] = _ranking(tr)
         trust = tr.scores
-        trust_rank = rank.ranks(trust, codes.astype(np.int64))
+        trust_rank = rank.ranks(trust, ids)
 
     sources, h_info = _harmonic_sources(e_src.size, n_sites, config)
+    if sources is not None:  # drawn as positions in name order
+        sources = np.argsort(code, kind="stable")[sources]
     harmonic_info[level] = h_info
     harmonic = rank.harmonic_centrality(e_src, e_dst, n_sites, sources=sources)
     del e_src, e_dst
 
-    order_rank = rank.ranks(pr.scores, codes.astype(np.int64))
+    order_rank = rank.ranks(pr.scores, ids)
     order = _rank_order(order_rank)
     columns: dict[str, Any] = {}
-    site_names = names.take(pa.array(codes[order]))
+    site_names = names.take(pa.array(code[order]))
     if level == "hosts":
         columns["host"] = site_names
-        columns["domain"] = facts.domain_names.take(pa.array(facts.domain_of_host[codes[order]]))
+        columns["domain"] = facts.domain_names.take(
+            pa.array(sites.domain_code[sites.host_domain[order]])
+        )
     else:
         columns["domain"] = site_names
     columns.update(
