@@ -262,6 +262,31 @@ def test_resolve_folds_matches_a_plain_walk() -> None:
             assert rep[start] == want, (start, step)
 
 
+def test_first_occurrences_prefer_a_source_row() -> None:
+    rng = np.random.default_rng(5)
+    for _ in range(50):
+        n = int(rng.integers(1, 30))
+        # Rows in runs of one source, as the crawler writes a page's links together.
+        run_source = rng.integers(0, n, int(rng.integers(1, 12))).astype(np.int32)
+        run_length = rng.integers(1, 5, run_source.size)
+        src = np.repeat(run_source, run_length)
+        dst = rng.integers(0, n, src.size).astype(np.int32)
+        run_start = np.concatenate([[0], np.cumsum(run_length)[:-1]]).astype(np.int64)
+        # Every node 0..n-1 is named: the ones not yet are linked to by the last run.
+        unnamed = np.setdiff1d(np.arange(n), np.union1d(src, dst))
+        dst = np.concatenate([dst, unnamed.astype(np.int32)])
+        src = np.concatenate([src, np.full(unnamed.size, src[-1], np.int32)])
+        want = {}
+        for row, node in enumerate(src.tolist()):
+            want.setdefault(node, row * 2)
+        for row, node in enumerate(dst.tolist()):
+            want.setdefault(node, row * 2 + 1)
+        for starts in (run_start, None):
+            nodes, positions = graph.first_occurrences(src, dst, n, starts)
+            assert positions.tolist() == sorted(positions.tolist())
+            assert dict(zip(nodes.tolist(), positions.tolist(), strict=True)) == want
+
+
 # --- rule 3: self links, duplicates, page nofollow ---------------------------------------
 
 

@@ -270,7 +270,7 @@ def _write_table(table: pa.Table | _Slices, path: Path) -> None:
             fh,
             table.schema,
             compression="zstd",
-            compression_level=3,
+            compression_level=1,
             # Dictionaries pay off for the repetitive strings only (not URLs or floats).
             use_dictionary=[n for n in ("host", "domain") if n in table.schema.names],
             write_statistics=True,
@@ -434,7 +434,8 @@ def _run(  # noqa: PLR0917 (private: one call site)
         _seed_pages(seeds, node_ids, None, config.trust_seeds)
 
     with clock.stage("urls") as st:
-        facts = graph.read_node_facts(files, src, dst, n, threads=pa.cpu_count(), url_pool=url_pool)
+        facts = graph.read_node_facts(files, src, dst, n, threads=pa.cpu_count(),
+                                      url_pool=url_pool, run_start=raw.run_start)  # fmt: skip
         st.rows, st.unit = n, "URLs"
 
     with clock.stage("latest") as st:

@@ -305,10 +305,35 @@ def ranks(values: NDArray[np.float64], ids: NDArray[np.int64]) -> NDArray[np.int
         raise ValueError(f"ids must hold integers, got dtype {i.dtype}")
     if np.isnan(v).any():
         raise ValueError("values must not be NaN")
-    order = np.lexsort((i, -v))
+    order = _descending_then_by_id(v, i)
     out = np.empty(v.size, dtype=np.int64)
     out[order] = np.arange(1, v.size + 1, dtype=np.int64)
     return out
+
+
+def _descending_then_by_id(v: NDArray[np.float64], ids: NDArray[np.integer]) -> NDArray[np.intp]:
+    """The indices of ``v`` by descending value, equal values by ascending id (then by
+    position). One unstable argsort of the values (numpy's SIMD sort), then a lexsort of
+    only the values that tie: about half the time of ``np.lexsort((ids, -v))`` on a big
+    PageRank vector, where a few percent of the pages share a value."""
+    order = np.argsort(-v)
+    if v.size < 2:
+        return order
+    ordered = v[order]
+    new_value = np.empty(v.size, dtype=np.bool_)
+    new_value[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=new_value[1:])
+    del ordered
+    if new_value.all():
+        return order
+    run = np.cumsum(new_value, dtype=np.int64)
+    del new_value
+    tied = np.flatnonzero(np.bincount(run)[run] > 1)
+    members = order[tied]
+    # lexsort is stable: the position breaks ties of equal ids (as np.lexsort would).
+    members = members[np.lexsort((members, ids[members], run[tied]))]
+    order[tied] = members
+    return order
 
 
 def _node_count(n: int) -> int:
