@@ -703,8 +703,8 @@ def test_cli_prints_progress_and_summary(
     write_edges(tmp_path, site_rows())
     assert main(["authority", "--input", str(tmp_path), "--threads", "1"]) == 0
     captured = capsys.readouterr()
-    for stage in ("read", "nodes", "urls", "latest", "fold", "links", "rank", "hosts",
-                  "domains", "write"):  # fmt: skip
+    for stage in ("read", "nodes", "urls", "latest", "fold", "links", "rank", "pages",
+                  "hosts", "domains", "write"):  # fmt: skip
         assert f"authority: {stage}" in captured.err
     assert "pages.pagerank" in captured.out and "converged" in captured.out
     assert "peak memory" in captured.out

@@ -53,6 +53,7 @@ __all__ = [
     "latest_fetch",
     "link_classes",
     "link_pairs",
+    "lower_priority",
     "map_node_ids",
     "read_edges",
     "read_node_facts",
@@ -492,7 +493,7 @@ def read_node_facts(  # noqa: PLR0917
 
     def read_urls() -> pa.Array:
         if url_pool is not None:
-            _lower_priority()
+            lower_priority()
         urls = []
         for f, at, offset in jobs:
             # release: the stages running meanwhile allocate with numpy, not from Arrow's
@@ -517,7 +518,7 @@ def read_node_facts(  # noqa: PLR0917
     return NodeFacts(url, by_node, host, domain, host_names, domain_names, domain_of_host)
 
 
-def _lower_priority() -> None:
+def lower_priority() -> None:
     """Lower this thread's scheduling priority (Linux: a thread is a task with its own
     nice value), so that a background read yields the cores to the job's critical path."""
     if sys.platform == "linux":
@@ -783,8 +784,15 @@ class LinkPairs:
 _PAIR_FIELDS = [f.name for f in fields(LinkPairs)]
 
 
+def pair_key_bits(m: int) -> int:
+    """Bits of a page index in a pair key (:func:`link_pairs`) for ``m`` pages: shifts and
+    masks decode the key, where a division by ``m`` would cost ~10x more per pair."""
+    return max(1, (m - 1).bit_length())
+
+
 def link_pairs(key: NDArray[np.int64], m: int, threads: int = 1) -> LinkPairs:
-    """Rule 3's de-duplication. ``key`` is ``(dst * m + src) * 4 + class`` per link row; it
+    """Rule 3's de-duplication. ``key`` is ``(dst << b | src) << 2 | class`` per link row
+    (``b = pair_key_bits(m)``); it
     is sorted in place (one sort serves the pairs, their best class and their counts).
     Temporaries as long as ``key`` are one byte per row (two masks); the rest is blockwise.
 
@@ -851,8 +859,9 @@ def _sorted_link_pairs(key: NDArray[np.int64], m: int) -> LinkPairs:
     del ends
     best = (tail & 3).astype(np.uint8)
     tail >>= 2
-    dst = tail // m
-    tail -= dst * m
+    bits = pair_key_bits(m)
+    dst = tail >> bits
+    tail &= (1 << bits) - 1
     return LinkPairs(tail.astype(np.int32), dst.astype(np.int32), best, rows, passing_rows)
 
 

@@ -476,38 +476,103 @@ def _run(  # noqa: PLR0917 (private: one call site)
 
     rankings: dict[str, Any] = {}
     harmonic: dict[str, Any] = {}
-    sites: dict[str, pa.Table] = {}
-    # The two site graphs are independent and mostly single-threaded numpy: the domains
-    # are ranked on a second thread while the hosts are (the ``domains`` stage is then
-    # the wait for them after the hosts are done). Each fills its own dicts, merged in
-    # order, so the summary does not depend on which finishes first.
+    counts["hosts"] = pages.sites.hosts if pages.sites is not None else 0
+    counts["domains"] = pages.sites.domains if pages.sites is not None else 0
+    # The host and domain graphs need nothing the page ranking makes: with more than one
+    # thread they are built and ranked on a background thread (hosts, then domains) while
+    # the pages are ranked and their table written, which leaves a core idle (its
+    # compression is one thread); the ``hosts`` and ``domains`` stages are then the waits.
+    # Each fills its own dicts, merged in order: the summary does not depend on timing.
     level_rankings: dict[str, dict[str, Any]] = {"hosts": {}, "domains": {}}
     level_harmonic: dict[str, dict[str, Any]] = {"hosts": {}, "domains": {}}
-
     site_table = partial(_site_table, pages=pages, site_pairs=site_pairs, facts=facts,
                          seed_pages=seed_pages, config=config)  # fmt: skip
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="authority-sites") as pool:
-        later = None
-        if pa.cpu_count() > 1:
-            later = pool.submit(site_table, "domains", rankings=level_rankings["domains"],
-                                harmonic_info=level_harmonic["domains"])  # fmt: skip
-        for level in ("hosts", "domains"):
-            with clock.stage(level) as st:
-                if level == "domains" and later is not None:
-                    sites[level], info = later.result()
-                else:
-                    sites[level], info = site_table(
-                        level, rankings=level_rankings[level], harmonic_info=level_harmonic[level]
-                    )
-                st.rows, st.unit, st.note = sites[level].num_rows, level, info
-                counts[level] = sites[level].num_rows
-    del site_table, later, site_pairs
-    for level in ("hosts", "domains"):
-        rankings.update(level_rankings[level])
-        harmonic.update(level_harmonic[level])
+    del site_pairs
 
+    def one_site_table(level: str) -> tuple[pa.Table, str]:
+        return site_table(level, rankings=level_rankings[level],
+                          harmonic_info=level_harmonic[level])  # fmt: skip
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="authority-sites") as pool:
+        site_futures = {}
+        if pa.cpu_count() > 1:
+            pool.submit(graph.lower_priority)  # the critical path keeps its cores
+            site_futures = {level: pool.submit(one_site_table, level)
+                            for level in ("hosts", "domains")}  # fmt: skip
+        pr, tr = _rank_pages(pages, seed_pages, config, rankings, clock)
+        parameters = {
+            "input": str(config.input),
+            "crawl_ids": crawl_ids,
+            "damping": config.damping,
+            "tol": config.tol,
+            "max_iter": config.max_iter,
+            "rel_policy": config.rel_policy,
+            "rel_weight": rel_weight,
+            "internal_policy": config.internal_policy,
+            "internal_weight": internal_weight,
+            "trust_seeds": None if config.trust_seeds is None else str(config.trust_seeds),
+            "harmonic_work": config.harmonic_work,
+            "harmonic_min_sources": config.harmonic_min_sources,
+            "harmonic_seed": config.harmonic_seed,
+        }
+        summary: dict[str, Any] = {
+            "job": _JOB,
+            "schema_version": SCHEMA_VERSION,
+            "output": str(output),
+            "parameters": parameters,
+            "counts": counts,
+            "rankings": rankings,
+            "harmonic": harmonic,
+            "stages": clock.seconds,
+        }
+        if replacing:
+            clock.say(f"replacing the previous output in {output}")
+        with _StagedOutput(output, config.overwrite) as staged:
+            with clock.stage("pages") as st:
+                table = _pages_table(pages, facts, node_ids, pr, tr, page_counts)
+                del page_counts, pr, tr
+                st.rows, st.unit = table.num_rows, "rows written"
+                staged.write("pages", table, summary)
+                del table
+            sites: dict[str, pa.Table] = {}
+            for level in ("hosts", "domains"):
+                with clock.stage(level) as st:
+                    if level in site_futures:
+                        sites[level], info = site_futures.pop(level).result()
+                    else:
+                        sites[level], info = one_site_table(level)
+                    st.rows, st.unit, st.note = sites[level].num_rows, level, info
+            for level in ("hosts", "domains"):
+                rankings.update(level_rankings[level])
+                harmonic.update(level_harmonic[level])
+            with clock.stage("write") as st:
+                for level, table in sites.items():
+                    staged.write(level, table, summary)
+                st.rows, st.unit = sum(t.num_rows for t in sites.values()), "rows written"
+                del sites, pages, facts
+                staged.publish(summary)
+    summary["stages"] = clock.seconds
+    summary["stage_cpu_seconds"] = clock.cpu_seconds
+    summary["stage_peak_mib"] = clock.peak_mib
+    summary["seconds"] = round(time.monotonic() - clock.started, 3)
+    summary["peak_rss_bytes"] = peak_rss_bytes()
+    # The final figures (the write stage's time, the peak memory): replaced atomically.
+    final = output / f".{SUMMARY_FILE}.tmp"
+    final.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    os.replace(final, output / SUMMARY_FILE)
+    return summary
+
+
+def _rank_pages(
+    pages: _Pages,
+    seed_pages: NDArray[np.int64] | None,
+    config: AuthorityConfig,
+    rankings: dict[str, Any],
+    clock: _Clock,
+) -> tuple[rank.RankResult, rank.RankResult | None]:
+    """PageRank (and TrustRank with seeds) of the page graph; frees the pairs."""
     with clock.stage("rank") as st:
-        # The site tables are done: only the ranking edges of the pairs are still needed.
+        # Only the ranking edges of the pairs are still needed.
         kept = pages.kept
         s, d = pages.pairs.src[kept], pages.pairs.dst[kept]
         w = None if pages.weight is None else pages.weight[kept]
@@ -529,56 +594,7 @@ def _run(  # noqa: PLR0917 (private: one call site)
         del s, d, w
         st.rows, st.unit = pages.m, "pages"
         st.note = _iterations_note(pr, tr)
-    # pages first, then sites, in the summary
-    rankings = dict(sorted(rankings.items(), key=lambda kv: not kv[0].startswith("pages.")))
-
-    parameters = {
-        "input": str(config.input),
-        "crawl_ids": crawl_ids,
-        "damping": config.damping,
-        "tol": config.tol,
-        "max_iter": config.max_iter,
-        "rel_policy": config.rel_policy,
-        "rel_weight": rel_weight,
-        "internal_policy": config.internal_policy,
-        "internal_weight": internal_weight,
-        "trust_seeds": None if config.trust_seeds is None else str(config.trust_seeds),
-        "harmonic_work": config.harmonic_work,
-        "harmonic_min_sources": config.harmonic_min_sources,
-        "harmonic_seed": config.harmonic_seed,
-    }
-    summary: dict[str, Any] = {
-        "job": _JOB,
-        "schema_version": SCHEMA_VERSION,
-        "output": str(output),
-        "parameters": parameters,
-        "counts": counts,
-        "rankings": rankings,
-        "harmonic": harmonic,
-        "stages": clock.seconds,
-    }
-
-    with clock.stage("write") as st:
-        tables: dict[str, pa.Table | _Slices] = {
-            "pages": _pages_table(pages, facts, node_ids, pr, tr, page_counts),
-            **sites,
-        }
-        del pages, page_counts
-        st.rows, st.unit = sum(t.num_rows for t in tables.values()), "rows"
-        if replacing:
-            clock.say(f"replacing the previous output in {output}")
-        _write_output(tables, output, summary, config.overwrite)
-        del tables, facts
-    summary["stages"] = clock.seconds
-    summary["stage_cpu_seconds"] = clock.cpu_seconds
-    summary["stage_peak_mib"] = clock.peak_mib
-    summary["seconds"] = round(time.monotonic() - clock.started, 3)
-    summary["peak_rss_bytes"] = peak_rss_bytes()
-    # The final figures (the write stage's time, the peak memory): replaced atomically.
-    final = output / f".{SUMMARY_FILE}.tmp"
-    final.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
-    os.replace(final, output / SUMMARY_FILE)
-    return summary
+    return pr, tr
 
 
 def _iterations_note(pr: rank.RankResult, tr: rank.RankResult | None) -> str:
@@ -615,8 +631,9 @@ def _fold(  # noqa: PLR0917
     node = _site_order(np.flatnonzero(present), facts)
     m = int(node.size)
     del present
-    # Over m * m * 4 the pair keys of rule 3 would not fit in int64 (m > 1.5 billion).
-    if m > math.isqrt((2**63 - 1) // 4):
+    # Two page indices and a 2-bit class make a pair key of rule 3: it fits int64 up to
+    # 2**30 pages (a billion).
+    if 2 * graph.pair_key_bits(m) + 2 > 63:
         raise AuthorityError(f"{m} pages: too many for this job's 64-bit pair keys")
     compact = np.full(n, -1, dtype=np.int32)
     compact[node] = np.arange(m, dtype=np.int32)
@@ -685,8 +702,8 @@ def _weigh(
     )
     del flags
     key = d.astype(np.int64)
-    key *= pages.m
-    key += s
+    key <<= graph.pair_key_bits(pages.m)
+    key |= s
     del s, d
     key <<= 2
     key |= cls
@@ -1053,29 +1070,37 @@ def _with_metadata(
     return table.replace_schema_metadata(meta)
 
 
-def _write_output(
-    tables: dict[str, pa.Table | _Slices],
-    output: Path,
-    summary: dict[str, Any],
-    overwrite: bool,
-) -> None:
-    """Write everything into a hidden sibling directory, then rename it into place; on any
-    failure remove it, leaving the output as it was."""
-    tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        tmp.mkdir()
-    except OSError as e:
-        raise AuthorityError(f"--output {str(output)!r}: cannot write next to it: {e}") from None
-    try:
-        for name, table in tables.items():
-            _write_table(_with_metadata(table, summary, name), tmp / f"{name}.parquet")
-        (tmp / SUMMARY_FILE).write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
-        fsync_dir(tmp)
-        _publish(tmp, output, overwrite)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+class _StagedOutput:
+    """The output, written file by file into a hidden sibling directory and renamed into
+    place by :meth:`publish`; on any failure (leaving the ``with`` block by an exception)
+    the directory is removed and the output is as it was."""
+
+    def __init__(self, output: Path, overwrite: bool) -> None:
+        self.output, self.overwrite = output, overwrite
+        self.tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+
+    def __enter__(self) -> _StagedOutput:
+        try:
+            self.output.parent.mkdir(parents=True, exist_ok=True)
+            self.tmp.mkdir()
+        except OSError as e:
+            raise AuthorityError(
+                f"--output {str(self.output)!r}: cannot write next to it: {e}"
+            ) from None
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def write(self, name: str, table: pa.Table | _Slices, summary: dict[str, Any]) -> None:
+        _write_table(_with_metadata(table, summary, name), self.tmp / f"{name}.parquet")
+
+    def publish(self, summary: dict[str, Any]) -> None:
+        (self.tmp / SUMMARY_FILE).write_text(json.dumps(summary, indent=1) + "\n",
+                                             encoding="utf-8")  # fmt: skip
+        fsync_dir(self.tmp)
+        _publish(self.tmp, self.output, self.overwrite)
 
 
 # ---------------------------------------------------------------------------- summary
