@@ -290,6 +290,31 @@ def test_first_occurrences_prefer_a_source_row() -> None:
 # --- rule 3: self links, duplicates, page nofollow ---------------------------------------
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_link_pairs_match_a_dictionary(monkeypatch: pytest.MonkeyPatch, threads: int) -> None:
+    monkeypatch.setattr(graph, "_PARALLEL_ROWS", 8)  # (two threads from 8 rows on)
+    rng = np.random.default_rng(7)
+    for _ in range(60):
+        m = int(rng.integers(1, 12))
+        # Runs of rows of one source, a source sometimes in several runs (folded pages).
+        run_source = rng.integers(0, m, int(rng.integers(1, 15)))
+        src = np.repeat(run_source, rng.integers(1, 6, run_source.size)).astype(np.int32)
+        dst = rng.integers(0, m, src.size).astype(np.int32)
+        cls = rng.integers(0, 3, src.size).astype(np.uint8)
+        want: dict[tuple[int, int], list[int]] = {}
+        for s, d, c in zip(src.tolist(), dst.tolist(), cls.tolist(), strict=True):
+            best, rows, passing = want.get((s, d), [0, 0, 0])
+            want[(s, d)] = [max(best, c), rows + 1, passing + (c > 0)]
+        pairs = graph.link_pairs(src, dst, cls, m, threads=threads)
+        got = {
+            (s, d): [b, r, p]
+            for s, d, b, r, p in zip(pairs.src.tolist(), pairs.dst.tolist(), pairs.best.tolist(),
+                                     pairs.rows.tolist(), pairs.passing.tolist(), strict=True)
+        }  # fmt: skip
+        assert len(got) == pairs.size  # distinct
+        assert got == want
+
+
 def test_self_links_duplicates_and_page_nofollow(tmp_path: Path) -> None:
     write_edges(tmp_path, [
         edge(A, A), edge(A, B), edge(A, B), edge(A, B, rel=("nofollow",)), edge(A, C),

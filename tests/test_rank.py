@@ -138,6 +138,20 @@ def test_pagerank_unweighted_is_weight_one() -> None:
     assert np.array_equal(plain.scores, weighted.scores)
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_pagerank_of_distinct_edges_in_any_order(weighted: bool) -> None:
+    # distinct=True skips the duplicate pass: same scores for edges that never repeat,
+    # given in shuffled order (rows' columns unsorted in the matrix).
+    rng = np.random.default_rng(6)
+    keys = rng.choice(80 * 80, size=1500, replace=False)
+    src, dst = keys // 80, keys % 80
+    weights = rng.uniform(0.1, 2.0, src.size) if weighted else None
+    plain = pagerank(src, dst, 80, weights=weights, tol=1e-12, max_iter=500)
+    fast = pagerank(src, dst, 80, weights=weights, tol=1e-12, max_iter=500, distinct=True)
+    assert fast.iterations == plain.iterations
+    assert np.abs(fast.scores - plain.scores).max() < 1e-15
+
+
 @contextmanager
 def _three_blocks() -> Iterator[None]:
     """Run every power iteration in three row blocks on three threads, however small."""

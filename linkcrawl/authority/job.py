@@ -581,7 +581,7 @@ def _rank_pages(
         pa.default_memory_pool().release_unused()
         pr = rank.pagerank(s, d, pages.m, weights=w, damping=config.damping,
                            tol=_per_node(config.tol, pages.m),
-                           max_iter=config.max_iter)  # fmt: skip
+                           max_iter=config.max_iter, distinct=True)  # fmt: skip
         rankings["pages.pagerank"] = _ranking(pr)
         tr = None
         if seed_pages is not None:
@@ -589,7 +589,7 @@ def _rank_pages(
             personal[seed_pages] = 1.0
             tr = rank.pagerank(s, d, pages.m, weights=w, damping=config.damping,
                                personalization=personal, tol=_per_node(config.tol, pages.m),
-                               max_iter=config.max_iter)  # fmt: skip
+                               max_iter=config.max_iter, distinct=True)  # fmt: skip
             rankings["pages.trustrank"] = _ranking(tr)
         del s, d, w
         st.rows, st.unit = pages.m, "pages"
@@ -701,20 +701,13 @@ def _weigh(
         int(np.count_nonzero(cls == graph.PASSES_NOTHING)) - dropped["page_nofollow"]
     )
     del flags
-    key = d.astype(np.int64)
-    key <<= graph.pair_key_bits(pages.m)
-    key |= s
-    del s, d
-    key <<= 2
-    key |= cls
-    del cls
-    pairs = graph.link_pairs(key, pages.m, threads=pa.cpu_count())
-    del key
+    pairs = graph.link_pairs(s, d, cls, pages.m, threads=pa.cpu_count())
+    del s, d, cls
     assert pages.sites is not None
     page_host = pages.sites.page_host
     pages.pair_src_host = page_host[pairs.src]
     internal = np.empty(pairs.size, dtype=np.bool_)
-    for start in range(0, pairs.size, graph.BLOCK):  # (dst is sorted: a cheap gather)
+    for start in range(0, pairs.size, graph.BLOCK):
         block = slice(start, start + graph.BLOCK)
         np.equal(pages.pair_src_host[block], page_host[pairs.dst[block]], out=internal[block])
     weight = np.where(pairs.best == graph.PASSES_FULL, 1.0, rel_weight)
@@ -761,44 +754,55 @@ def _distinct_per_group(
 def _page_counts(pages: _Pages) -> dict[str, NDArray[np.int64]]:
     p = pages.pairs
     m = pages.m
-    assert pages.sites is not None
     passing = np.where(pages.kept, p.passing, 0)
+    referring_hosts, referring_domains = _referring_sites(pages)
     return {
         "in_links": np.bincount(p.dst, weights=p.rows, minlength=m).astype(np.int64),
         "dofollow_in_links": np.bincount(p.dst, weights=passing, minlength=m).astype(np.int64),
         "referring_pages": np.bincount(p.dst, minlength=m).astype(np.int64),
-        "referring_hosts": _runs_per_group(p.dst, pages.pair_src_host, m),
-        "referring_domains": _runs_per_group(
-            p.dst, pages.pair_src_host, m, pages.sites.host_domain
-        ),
+        "referring_hosts": referring_hosts,
+        "referring_domains": referring_domains,
     }
 
 
-def _runs_per_group(
-    group: NDArray[np.int32],
-    host: NDArray[np.int32],
-    groups: int,
-    site_of_host: NDArray[np.int32] | None = None,
-) -> NDArray[np.int64]:
-    """Per group, how many distinct sites: ``host`` per pair, or ``site_of_host[host]``.
+def _referring_sites(pages: _Pages) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Per page, the distinct hosts and domains of the pages linking to it.
 
-    ``group`` is ascending and, within a group, the pairs' sources ascend, so equal hosts
-    and equal domains are neighbours (:func:`_site_order`): a new site starts wherever the
-    group or the site changes. Blockwise, so that the temporaries are a byte per pair.
+    A page's own host (domain) counts once if a page of it links to the page; the other
+    hosts are the distinct (target, source host) of the host-external pairs, one sort of
+    those (a quarter of the pairs or so). In that order a target's source hosts come
+    domain by domain (hosts are numbered by domain, :class:`_Sites`), so its distinct
+    other domains are where the target or the domain changes.
     """
-    size = group.size
-    if not size:
-        return np.zeros(groups, dtype=np.int64)
-    new = np.empty(size, dtype=np.bool_)
-    new[0] = True
-    for start in range(1, size, graph.BLOCK):
-        stop = min(start + graph.BLOCK, size)
-        site = host[start - 1 : stop]
-        if site_of_host is not None:
-            site = site_of_host[site]
-        np.not_equal(site[1:], site[:-1], out=new[start:stop])
-        new[start:stop] |= group[start:stop] != group[start - 1 : stop - 1]
-    return np.bincount(group[new], minlength=groups).astype(np.int64)
+    sites = pages.sites
+    assert sites is not None
+    p, m = pages.pairs, pages.m
+    own_host = np.zeros(m, dtype=np.int64)
+    own_host[p.dst[pages.pair_internal]] = 1
+    external = ~pages.pair_internal
+    host_bits = graph.pair_key_bits(sites.hosts)
+    key = p.dst[external].astype(np.int64)
+    key <<= host_bits
+    key |= pages.pair_src_host[external]
+    del external
+    key = _distinct(key)
+    src_host = (key & ((1 << host_bits) - 1)).astype(np.int32)
+    key >>= host_bits
+    dst = key.astype(np.int32)
+    del key
+    referring_hosts = own_host + np.bincount(dst, minlength=m)
+    src_domain = sites.host_domain[src_host]
+    del src_host
+    same_domain = src_domain == sites.host_domain[sites.page_host[dst]]
+    own_domain = own_host  # a host-internal link is a domain-internal one
+    own_domain[dst[same_domain]] = 1
+    other = ~same_domain
+    dst, src_domain = dst[other], src_domain[other]
+    new = np.ones(dst.size, dtype=np.bool_)
+    if dst.size:
+        new[1:] = (dst[1:] != dst[:-1]) | (src_domain[1:] != src_domain[:-1])
+    referring_domains = own_domain + np.bincount(dst[new], minlength=m)
+    return referring_hosts, referring_domains
 
 
 def _seed_pages(
@@ -824,7 +828,7 @@ def _seed_pages(
 class _SitePairs:
     """The page pairs whose pages are on two different hosts, with their dense hosts:
     what the host and domain graphs are built from (every pair between two domains is
-    one of them). ``dst_host`` ascends (the pairs are sorted by target page)."""
+    one of them)."""
 
     src_host: NDArray[np.int32]
     dst_host: NDArray[np.int32]
@@ -910,7 +914,7 @@ def _site_table(  # noqa: PLR0917
 
     pr = rank.pagerank(e_src, e_dst, n_sites, damping=config.damping,
                        tol=_per_node(config.tol, n_sites),
-                       max_iter=config.max_iter)  # fmt: skip
+                       max_iter=config.max_iter, distinct=True)  # fmt: skip
     rankings[f"{level}.pagerank"] = _ranking(pr)
     trust = trust_rank = None
     if seed_pages is not None:
@@ -918,7 +922,7 @@ def _site_table(  # noqa: PLR0917
         personal[page_site[seed_pages]] = 1.0
         tr = rank.pagerank(e_src, e_dst, n_sites, damping=config.damping,
                            personalization=personal, tol=_per_node(config.tol, n_sites),
-                           max_iter=config.max_iter)  # fmt: skip
+                           max_iter=config.max_iter, distinct=True)  # fmt: skip
         rankings[f"{level}.trustrank"] = _ranking(tr)
         trust = tr.scores
         trust_rank = rank.ranks(trust, ids)
