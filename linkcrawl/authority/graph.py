@@ -808,9 +808,8 @@ def link_pairs(
     of 64-bit keys costs ~7x more (measured at 42M rows). Neighbours then give each run's
     distinct targets; the pairs of a page with several runs are merged by a sort of just
     those pairs. With ``threads`` > 1 and at least ``_PARALLEL_ROWS`` rows, the two halves
-    (cut at a run boundary) are sorted and reduced on two threads. The pairs come in the
-    order of their page's first run, each page's by ascending target (one thread or two:
-    the same result).
+    (cut at a run boundary) are sorted and reduced on two threads. The order of the pairs
+    means nothing, but it is the same for the same rows (one thread or two).
     """
     rows = src.size
     if not rows:
@@ -818,13 +817,15 @@ def link_pairs(
     new_run = np.empty(rows, dtype=np.bool_)
     new_run[0] = True
     np.not_equal(src[1:], src[:-1], out=new_run[1:])
-    run_src = src[new_run]
+    starts = np.flatnonzero(new_run)
+    del new_run
+    run_src = src[starts]
     dst_bits = pair_key_bits(m)
     if pair_key_bits(run_src.size) + dst_bits + 2 > 63:
         raise ValueError(f"{run_src.size} runs of {m} pages: too many for 64-bit pair keys")
-    key = np.cumsum(new_run, dtype=np.int64)
-    key -= 1
-    del new_run
+    # Each row's run number (np.repeat: ~2x faster than a cumsum of the run starts).
+    key = np.repeat(np.arange(starts.size, dtype=np.int64), np.diff(np.append(starts, rows)))
+    del starts
     key <<= dst_bits
     key |= dst
     key <<= 2
@@ -916,7 +917,7 @@ def _concatenate(parts: list[LinkPairs]) -> LinkPairs:
 def _merge_pages_runs(pairs: LinkPairs, several: NDArray[np.intp], dst_bits: int) -> LinkPairs:
     """Merge the pairs at ``several`` (pages with more than one run) by (src, dst): the
     best class is the highest, the counts add up. Each merged pair takes the place of its
-    first occurrence; the others are dropped."""
+    first occurrence; the others are dropped, their places taken by the last pairs."""
     key = pairs.src[several].astype(np.int64)
     key <<= dst_bits
     key |= pairs.dst[several]
@@ -933,9 +934,17 @@ def _merge_pages_runs(pairs: LinkPairs, several: NDArray[np.intp], dst_bits: int
     pairs.best[keep_at] = np.maximum.reduceat(pairs.best[at], starts)
     pairs.rows[keep_at] = np.add.reduceat(pairs.rows[at], starts)
     pairs.passing[keep_at] = np.add.reduceat(pairs.passing[at], starts)
-    keep = np.ones(pairs.size, dtype=np.bool_)
-    keep[at[~first]] = False
-    return LinkPairs(*(getattr(pairs, name)[keep] for name in _PAIR_FIELDS))
+    # Drop the merged-away pairs without copying the arrays (the order of pairs carries no
+    # meaning): the last pairs that stay fill their places, and the arrays are cut short.
+    gone = np.sort(at[~first])
+    size = pairs.size - gone.size
+    holes = gone[gone < size]
+    movers = np.setdiff1d(np.arange(size, pairs.size), gone, assume_unique=True)
+    for name in _PAIR_FIELDS:
+        values = getattr(pairs, name)
+        values[holes] = values[movers]
+        setattr(pairs, name, values[:size])
+    return pairs
 
 
 def gather_inplace(table: NDArray[np.integer], values: NDArray[np.int32]) -> None:

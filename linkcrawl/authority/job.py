@@ -642,16 +642,14 @@ def _fold(  # noqa: PLR0917
     del compact
     folded_nodes = appeared & (rep != np.arange(n, dtype=np.int32))
     folded = np.bincount(page_of[folded_nodes], minlength=m).astype(np.int64)
-    del rep, appeared, folded_nodes
-    links = kind <= graph.AREA
-    del kind
-    s, d, f = src[links], dst[links], flags[links]
-    del links
-    graph.gather_inplace(page_of, s)
-    graph.gather_inplace(page_of, d)
+    del rep, appeared, folded_nodes, kind
+    # Every row to pages, in place; the link rows are picked out with rule 3's self-link
+    # filter (one pass instead of two).
+    graph.gather_inplace(page_of, src)
+    graph.gather_inplace(page_of, dst)
     pages = _Pages(m, node, page_of, facts.host[node], facts.domain[node], folded)
     pages.sites = _Sites.of(pages.host, facts.domain_of_host)
-    return pages, [s, d, f]
+    return pages, [src, dst, flags]
 
 
 def _site_order(node: NDArray[np.int64], facts: graph.NodeFacts) -> NDArray[np.int64]:
@@ -686,14 +684,22 @@ def _weigh(
     internal_weight: float,
     dropped: dict[str, int],
 ) -> None:
-    """Rules 3 and 4: link rows -> distinct pairs with their best class (``pages.pairs``),
-    the pairs that are ranking edges (``pages.kept``) and their weights."""
+    """Rules 3 and 4: the rows (in pages) -> the link rows (a, area) that are no
+    self-links -> distinct pairs with their best class (``pages.pairs``), the pairs that
+    are ranking edges (``pages.kept``) and their weights."""
     s, d, flags = rows
     rows.clear()  # the caller's references go: the arrays are freed as soon as used
-    other = s != d
-    dropped["self_link"] = int(other.size - np.count_nonzero(other))
-    if not other.all():
-        s, d, flags = s[other], d[other], flags[other]
+    other = np.empty(s.size, dtype=np.bool_)
+    link = np.empty(s.size, dtype=np.bool_)
+    for start in range(0, s.size, graph.BLOCK):
+        block = slice(start, start + graph.BLOCK)
+        np.not_equal(s[block], d[block], out=other[block])
+        np.less_equal(flags[block] >> graph.TYPE_SHIFT, graph.AREA, out=link[block])
+    links = int(np.count_nonzero(link))
+    other &= link
+    del link
+    dropped["self_link"] = links - int(np.count_nonzero(other))
+    s, d, flags = s[other], d[other], flags[other]
     del other
     cls = graph.link_classes(flags, rel_weight)
     dropped["page_nofollow"] = int(np.count_nonzero(flags & graph.PAGE_NOFOLLOW))
@@ -754,15 +760,32 @@ def _distinct_per_group(
 def _page_counts(pages: _Pages) -> dict[str, NDArray[np.int64]]:
     p = pages.pairs
     m = pages.m
-    passing = np.where(pages.kept, p.passing, 0)
+    referring_pages = np.bincount(p.dst, minlength=m).astype(np.int64)
     referring_hosts, referring_domains = _referring_sites(pages)
     return {
-        "in_links": np.bincount(p.dst, weights=p.rows, minlength=m).astype(np.int64),
-        "dofollow_in_links": np.bincount(p.dst, weights=passing, minlength=m).astype(np.int64),
-        "referring_pages": np.bincount(p.dst, minlength=m).astype(np.int64),
+        "in_links": _sum_per(p.dst, p.rows, m, referring_pages),
+        "dofollow_in_links": _sum_per(p.dst, np.where(pages.kept, p.passing, 0), m),
+        "referring_pages": referring_pages,
         "referring_hosts": referring_hosts,
         "referring_domains": referring_domains,
     }
+
+
+def _sum_per(
+    group: NDArray[np.int32],
+    counts: NDArray[np.int32],
+    size: int,
+    entries: NDArray[np.int64] | None = None,
+) -> NDArray[np.int64]:
+    """``np.bincount(group, weights=counts)`` for counts >= 0, in int64. Most counts are 0
+    or 1: those are counted (``entries`` is that count when every count is >= 1), and only
+    the excess of the larger ones goes through the float64 weighted bincount, ~4x slower
+    per entry."""
+    if entries is None:
+        entries = np.bincount(group[counts > 0], minlength=size).astype(np.int64)
+    larger = counts > 1
+    excess = np.bincount(group[larger], weights=counts[larger] - 1, minlength=size)
+    return entries + excess.astype(np.int64)
 
 
 def _referring_sites(pages: _Pages) -> tuple[NDArray[np.int64], NDArray[np.int64]]:

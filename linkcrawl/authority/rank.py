@@ -399,6 +399,14 @@ def _transition(
     per pair) and widened while normalising: the COO values then take 4 bytes an edge, not
     8, which lowers the peak by 2 bytes an edge. Columns of dangling nodes hold only zeros.
     """
+    if weights is None and distinct:
+        # Each edge once: the out-weights are out-degrees, and every value is known before
+        # the matrix is built (no second pass gathering 1 / out_weight by column).
+        out_degree = np.bincount(src, minlength=n)
+        inverse = np.zeros(n)
+        np.divide(1.0, out_degree, out=inverse, where=out_degree > 0)
+        m = _csr(inverse[src], dst, src, n, distinct)
+        return m, out_degree.astype(np.float64)
     if weights is None:
         ones = np.ones(src.size, dtype=np.float32)
         counts = _csr(ones, dst, src, n, distinct)
