@@ -794,12 +794,15 @@ def link_pairs(
     dst: NDArray[np.int32],
     cls: NDArray[np.uint8],
     m: int,
+    *,
     threads: int = 1,
+    rows: NDArray[np.bool_] | None = None,
 ) -> LinkPairs:
     """Rule 3's de-duplication: the distinct (src, dst) pairs of the link rows, with their
     best class and counts. ``src``, ``dst`` are page indices below ``m``, ``cls`` the
-    rows' link classes (0-2); the rows are in file order, so a page's links are one run
-    of rows (a fetch is written together) or a few (pages folded into it, rule 2).
+    rows' link classes (0-2), ``rows`` (default: all) which rows are links to count; the
+    rows are in file order, so a page's links are one run of rows (a fetch is written
+    together) or a few (pages folded into it, rule 2).
 
     Each run of rows with one source gets a number, ascending with the rows, and each row
     a key ``(run << b | dst) << 2 | class``: the keys of one run are together and below
@@ -811,10 +814,10 @@ def link_pairs(
     (cut at a run boundary) are sorted and reduced on two threads. The order of the pairs
     means nothing, but it is the same for the same rows (one thread or two).
     """
-    rows = src.size
-    if not rows:
+    size = src.size
+    if not size or (rows is not None and not rows.any()):
         return LinkPairs.empty()
-    new_run = np.empty(rows, dtype=np.bool_)
+    new_run = np.empty(size, dtype=np.bool_)
     new_run[0] = True
     np.not_equal(src[1:], src[:-1], out=new_run[1:])
     starts = np.flatnonzero(new_run)
@@ -824,18 +827,21 @@ def link_pairs(
     if pair_key_bits(run_src.size) + dst_bits + 2 > 63:
         raise ValueError(f"{run_src.size} runs of {m} pages: too many for 64-bit pair keys")
     # Each row's run number (np.repeat: ~2x faster than a cumsum of the run starts).
-    key = np.repeat(np.arange(starts.size, dtype=np.int64), np.diff(np.append(starts, rows)))
+    key = np.repeat(np.arange(starts.size, dtype=np.int64), np.diff(np.append(starts, size)))
     del starts
     key <<= dst_bits
     key |= dst
     key <<= 2
     key |= cls
+    if rows is not None:  # one filter of the keys, not three of the columns
+        key = key[rows]
+    size = key.size
     cut = 0
-    if threads > 1 and rows >= _PARALLEL_ROWS:
+    if threads > 1 and size >= _PARALLEL_ROWS:
         # The first row of the run holding the middle row: no run in both halves.
-        middle_run = key[rows // 2] >> (dst_bits + 2)
+        middle_run = key[size // 2] >> (dst_bits + 2)
         cut = int(np.searchsorted(key, middle_run << (dst_bits + 2)))
-    if 0 < cut < rows:
+    if 0 < cut < size:
         with ThreadPoolExecutor(max_workers=2) as pool:
             halves = list(pool.map(_sorted_run_pairs, (key[:cut], key[cut:]),
                                    (dst_bits, dst_bits)))  # fmt: skip

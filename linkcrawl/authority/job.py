@@ -699,16 +699,15 @@ def _weigh(
     other &= link
     del link
     dropped["self_link"] = links - int(np.count_nonzero(other))
-    s, d, flags = s[other], d[other], flags[other]
-    del other
     cls = graph.link_classes(flags, rel_weight)
-    dropped["page_nofollow"] = int(np.count_nonzero(flags & graph.PAGE_NOFOLLOW))
-    dropped["rel_excluded"] = (
-        int(np.count_nonzero(cls == graph.PASSES_NOTHING)) - dropped["page_nofollow"]
-    )
-    del flags
-    pairs = graph.link_pairs(s, d, cls, pages.m, threads=pa.cpu_count())
-    del s, d, cls
+    page_nofollow = (flags & graph.PAGE_NOFOLLOW) != 0
+    dropped["page_nofollow"] = int(np.count_nonzero(page_nofollow & other))
+    passes_nothing = cls == graph.PASSES_NOTHING
+    passes_nothing &= other
+    dropped["rel_excluded"] = int(np.count_nonzero(passes_nothing)) - dropped["page_nofollow"]
+    del flags, page_nofollow, passes_nothing
+    pairs = graph.link_pairs(s, d, cls, pages.m, threads=pa.cpu_count(), rows=other)
+    del s, d, cls, other
     assert pages.sites is not None
     page_host = pages.sites.page_host
     pages.pair_src_host = page_host[pairs.src]
@@ -716,17 +715,27 @@ def _weigh(
     for start in range(0, pairs.size, graph.BLOCK):
         block = slice(start, start + graph.BLOCK)
         np.equal(pages.pair_src_host[block], page_host[pairs.dst[block]], out=internal[block])
-    weight = np.where(pairs.best == graph.PASSES_FULL, 1.0, rel_weight)
-    weight[internal] *= internal_weight
-    weight[pairs.best == graph.PASSES_NOTHING] = 0.0
-    kept = weight > 0.0
+    # Rule 4: a pair is a ranking edge when its best class and the policies give it a
+    # weight above 0; weights are kept only when some kept edge weighs other than 1.
+    kept = pairs.best == graph.PASSES_FULL
+    if rel_weight > 0:
+        kept |= pairs.best == graph.PASSES_REL_WEIGHT
+    if internal_weight == 0:
+        kept &= ~internal
+    weight = None
+    if rel_weight not in (0.0, 1.0) or internal_weight not in (0.0, 1.0):
+        weight = np.where(pairs.best == graph.PASSES_FULL, 1.0, rel_weight)
+        weight[internal] *= internal_weight
+        weight[~kept] = 0.0
+        if bool((weight[kept] == 1.0).all()):
+            weight = None
     pages.pair_internal = internal
     passing_kept = int(pairs.passing[kept].sum())
     dropped["internal_excluded"] = int(pairs.passing.sum()) - passing_kept
     dropped["duplicate"] = passing_kept - int(np.count_nonzero(kept))
     pages.pairs = pairs
     pages.kept = kept
-    pages.weight = None if bool((weight[kept] == 1.0).all()) else weight
+    pages.weight = weight
 
 
 def _distinct(key: NDArray[np.int64]) -> NDArray[np.int64]:
