@@ -22,6 +22,7 @@ import sys
 import threading
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, fields
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -260,47 +261,60 @@ class RawEdges:
         return int(self.flags.size)
 
 
-def read_edges(files: Sequence[EdgeFile]) -> RawEdges:
-    """Read the columns the ranking needs from every file (pass 1)."""
-    total = sum(f.rows for f in files)
-    flags = np.empty(total, dtype=np.uint8)
+def read_edges(files: Sequence[EdgeFile], threads: int = 1) -> RawEdges:
+    """Read the columns the ranking needs from every file (pass 1), ``threads`` files at
+    a time (each read with Arrow's threads too: the per-batch numpy work between reads
+    is single-threaded)."""
+    offsets = np.cumsum([0, *(f.rows for f in files)])
+    flags = np.empty(int(offsets[-1]), dtype=np.uint8)
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        parts = list(pool.map(partial(_read_file, flags=flags), files, offsets[:-1].tolist()))
+    targets = [t for part in parts for t in part[0]]
+    joined = [np.concatenate([part[i] for part in parts]) if parts else np.zeros(0, np.int64)
+              for i in (1, 2, 3)]  # fmt: skip
+    return RawEdges(targets, flags, *joined)
+
+
+def _read_file(
+    f: EdgeFile, offset: int, flags: NDArray[np.uint8]
+) -> tuple[list[pa.Array], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """One file of :func:`read_edges`: its rows' flags into ``flags[offset:]``; its target
+    id chunks and its runs (start row, source id, fetch time)."""
+    try:
+        table = _open(f.path).read(columns=_RANK_COLUMNS, use_threads=True)
+    except (OSError, pa.ArrowException) as e:
+        raise _read_error(f.path, e) from None
+    if table.num_rows != f.rows:
+        raise GraphInputError(f"{f.path}: {table.num_rows} rows read, footer says {f.rows}")
     targets: list[pa.Array] = []
-    runs: dict[str, list[NDArray[np.int64]]] = {"start": [], "source": [], "time": []}
-    offset = 0
-    for f in files:
-        try:
-            table = _open(f.path).read(columns=_RANK_COLUMNS, use_threads=True)
-        except (OSError, pa.ArrowException) as e:
-            raise _read_error(f.path, e) from None
-        if table.num_rows != f.rows:
-            raise GraphInputError(f"{f.path}: {table.num_rows} rows read, footer says {f.rows}")
-        try:
-            for batch in table.to_batches():
-                size = batch.num_rows
-                if not size:
-                    continue
-                time = _np(batch.column("fetch_time").cast(pa.int64()), np.int64)
-                src = _np(batch.column("source_id"), np.int64)
-                change = np.empty(size, dtype=np.bool_)
-                change[0] = True
-                np.not_equal(src[1:], src[:-1], out=change[1:])
-                change[1:] |= time[1:] != time[:-1]
-                starts = np.flatnonzero(change)
-                runs["start"].append(starts + offset)
-                runs["source"].append(src[starts])
-                runs["time"].append(time[starts])
-                del time, src, change, starts
-                flags[offset : offset + size] = _row_flags(batch)
-                target = batch.column("target_id")
-                if target.null_count:
-                    raise ValueError("target_id")
-                targets.append(target)
-                offset += size
-        except ValueError as e:
-            raise GraphInputError(f"{f.path}: null in a non-nullable column ({e})") from None
-        del table
-    joined = {k: np.concatenate(v) if v else np.zeros(0, np.int64) for k, v in runs.items()}
-    return RawEdges(targets, flags, joined["start"], joined["source"], joined["time"])
+    runs: list[list[NDArray[np.int64]]] = [[], [], []]
+    try:
+        for batch in table.to_batches():
+            size = batch.num_rows
+            if not size:
+                continue
+            time = _np(batch.column("fetch_time").cast(pa.int64()), np.int64)
+            src = _np(batch.column("source_id"), np.int64)
+            change = np.empty(size, dtype=np.bool_)
+            change[0] = True
+            np.not_equal(src[1:], src[:-1], out=change[1:])
+            change[1:] |= time[1:] != time[:-1]
+            starts = np.flatnonzero(change)
+            runs[0].append(starts + offset)
+            runs[1].append(src[starts])
+            runs[2].append(time[starts])
+            del time, src, change, starts
+            flags[offset : offset + size] = _row_flags(batch)
+            target = batch.column("target_id")
+            if target.null_count:
+                raise ValueError("target_id")
+            targets.append(target)
+            offset += size
+    except ValueError as e:
+        raise GraphInputError(f"{f.path}: null in a non-nullable column ({e})") from None
+    empty = np.zeros(0, np.int64)
+    start, source, fetch = (np.concatenate(r) if r else empty for r in runs)
+    return targets, start, source, fetch
 
 
 def _row_flags(batch: pa.RecordBatch) -> NDArray[np.uint8]:

@@ -420,7 +420,7 @@ def _run(  # noqa: PLR0917 (private: one call site)
     dropped: dict[str, int] = {}
     with clock.stage("read") as st:
         files = graph.find_edge_files(config.input, config.crawl_ids or None)
-        raw = graph.read_edges(files)
+        raw = graph.read_edges(files, threads=pa.cpu_count())
         st.rows, st.note = raw.rows, f"from {len(files)} files"
     counts["rows_read"] = raw.rows
     counts["files"] = len(files)
