@@ -37,7 +37,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import partial
 from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
@@ -51,7 +50,7 @@ from linkcrawl.schema import AUTHORITY_SCHEMAS, SCHEMA_VERSION
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
-    from concurrent.futures import Executor
+    from concurrent.futures import Executor, Future
     from pathlib import Path
 
     from numpy.typing import NDArray
@@ -393,12 +392,17 @@ def run(config: AuthorityConfig, *, progress: IO[str] | None = None) -> dict[str
     if config.threads:
         pa.set_cpu_count(config.threads)
     try:
-        # One background thread reads the URLs (needed only for the output) while the
-        # rules and rankings run; with a single thread they are read in the ``urls`` stage.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="authority-urls") as pool:
-            url_pool = pool if pa.cpu_count() > 1 else None
+        # With more than one thread, one background thread reads the URLs (needed only
+        # for the output) while the rules and rankings run, and another builds the site
+        # tables (see ``_run``); with a single thread each is done in its own stage.
+        with (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="authority-urls") as urls,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="authority-sites") as sites,
+        ):
+            background = pa.cpu_count() > 1
             return _run(config, output, replacing, seeds, rel_weight, internal_weight,
-                        progress, url_pool)  # fmt: skip
+                        progress, urls if background else None,
+                        sites if background else None)  # fmt: skip
     except graph.GraphInputError as e:
         raise AuthorityError(str(e)) from None
     finally:
@@ -414,6 +418,7 @@ def _run(  # noqa: PLR0917 (private: one call site)
     internal_weight: float,
     progress: IO[str] | None,
     url_pool: Executor | None,
+    site_pool: Executor | None,
 ) -> dict[str, Any]:
     clock = _Clock(progress)
     counts: dict[str, Any] = {}
@@ -458,99 +463,98 @@ def _run(  # noqa: PLR0917 (private: one call site)
         st.rows, st.unit = pages.m, "pages"
         st.note = f"{int(pages.folded.sum()):,} URLs folded"
 
+    seed_pages = None
+    if seeds is not None:
+        seed_pages = _seed_pages(seeds, node_ids, pages, config.trust_seeds)
+        counts["trust_seeds"] = {"urls": len(seeds), "pages": int(seed_pages.size)}
+    rankings: dict[str, Any] = {}
+    harmonic: dict[str, Any] = {}
+    # The host and domain graphs need nothing the page counts and ranking make: with more
+    # than one thread they are built and ranked on a background thread of lower priority
+    # (hosts, then domains) from the end of rule 4 on, filling the core the single-threaded
+    # steps leave idle (the page counts, the pages table's compression); the ``hosts`` and
+    # ``domains`` stages are then the waits. Each fills its own dicts, merged in order:
+    # the summary does not depend on timing.
+    level_rankings: dict[str, dict[str, Any]] = {"hosts": {}, "domains": {}}
+    level_harmonic: dict[str, dict[str, Any]] = {"hosts": {}, "domains": {}}
+    site_futures: dict[str, Future[tuple[pa.Table, str]]] = {}
+
     with clock.stage("links") as st:
         _weigh(pages, link_rows, rel_weight, internal_weight, dropped)
-        page_counts = _page_counts(pages)
         site_pairs = _SitePairs.of(pages)
+
+        def site_table(level: str) -> tuple[pa.Table, str]:
+            return _site_table(level, pages, site_pairs, facts, seed_pages, config,
+                               level_rankings[level], level_harmonic[level])  # fmt: skip
+
+        if site_pool is not None:
+            site_pool.submit(graph.lower_priority)  # the critical path keeps its cores
+            site_futures = {level: site_pool.submit(site_table, level)
+                            for level in ("hosts", "domains")}  # fmt: skip
+        page_counts = _page_counts(pages)
+        pages.pair_internal = pages.pair_internal[:0]
+        pages.pair_src_host = pages.pair_src_host[:0]
         st.rows, st.unit = int(np.count_nonzero(pages.kept)), "edges kept"
     counts["nodes"] = pages.m
     counts["node_ids"] = n
     counts["folded_urls"] = int(pages.folded.sum())
     counts["edges_kept"] = int(np.count_nonzero(pages.kept))
     counts["dropped"] = dropped
-
-    seed_pages = None
-    if seeds is not None:
-        seed_pages = _seed_pages(seeds, node_ids, pages, config.trust_seeds)
-        counts["trust_seeds"] = {"urls": len(seeds), "pages": int(seed_pages.size)}
-
-    rankings: dict[str, Any] = {}
-    harmonic: dict[str, Any] = {}
     counts["hosts"] = pages.sites.hosts if pages.sites is not None else 0
     counts["domains"] = pages.sites.domains if pages.sites is not None else 0
-    # The host and domain graphs need nothing the page ranking makes: with more than one
-    # thread they are built and ranked on a background thread (hosts, then domains) while
-    # the pages are ranked and their table written, which leaves a core idle (its
-    # compression is one thread); the ``hosts`` and ``domains`` stages are then the waits.
-    # Each fills its own dicts, merged in order: the summary does not depend on timing.
-    level_rankings: dict[str, dict[str, Any]] = {"hosts": {}, "domains": {}}
-    level_harmonic: dict[str, dict[str, Any]] = {"hosts": {}, "domains": {}}
-    site_table = partial(_site_table, pages=pages, site_pairs=site_pairs, facts=facts,
-                         seed_pages=seed_pages, config=config)  # fmt: skip
-    del site_pairs
 
-    def one_site_table(level: str) -> tuple[pa.Table, str]:
-        return site_table(level, rankings=level_rankings[level],
-                          harmonic_info=level_harmonic[level])  # fmt: skip
-
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="authority-sites") as pool:
-        site_futures = {}
-        if pa.cpu_count() > 1:
-            pool.submit(graph.lower_priority)  # the critical path keeps its cores
-            site_futures = {level: pool.submit(one_site_table, level)
-                            for level in ("hosts", "domains")}  # fmt: skip
-        pr, tr = _rank_pages(pages, seed_pages, config, rankings, clock)
-        parameters = {
-            "input": str(config.input),
-            "crawl_ids": crawl_ids,
-            "damping": config.damping,
-            "tol": config.tol,
-            "max_iter": config.max_iter,
-            "rel_policy": config.rel_policy,
-            "rel_weight": rel_weight,
-            "internal_policy": config.internal_policy,
-            "internal_weight": internal_weight,
-            "trust_seeds": None if config.trust_seeds is None else str(config.trust_seeds),
-            "harmonic_work": config.harmonic_work,
-            "harmonic_min_sources": config.harmonic_min_sources,
-            "harmonic_seed": config.harmonic_seed,
-        }
-        summary: dict[str, Any] = {
-            "job": _JOB,
-            "schema_version": SCHEMA_VERSION,
-            "output": str(output),
-            "parameters": parameters,
-            "counts": counts,
-            "rankings": rankings,
-            "harmonic": harmonic,
-            "stages": clock.seconds,
-        }
-        if replacing:
-            clock.say(f"replacing the previous output in {output}")
-        with _StagedOutput(output, config.overwrite) as staged:
-            with clock.stage("pages") as st:
-                table = _pages_table(pages, facts, node_ids, pr, tr, page_counts)
-                del page_counts, pr, tr
-                st.rows, st.unit = table.num_rows, "rows written"
-                staged.write("pages", table, summary)
-                del table
-            sites: dict[str, pa.Table] = {}
-            for level in ("hosts", "domains"):
-                with clock.stage(level) as st:
-                    if level in site_futures:
-                        sites[level], info = site_futures.pop(level).result()
-                    else:
-                        sites[level], info = one_site_table(level)
-                    st.rows, st.unit, st.note = sites[level].num_rows, level, info
-            for level in ("hosts", "domains"):
-                rankings.update(level_rankings[level])
-                harmonic.update(level_harmonic[level])
-            with clock.stage("write") as st:
-                for level, table in sites.items():
-                    staged.write(level, table, summary)
-                st.rows, st.unit = sum(t.num_rows for t in sites.values()), "rows written"
-                del sites, pages, facts
-                staged.publish(summary)
+    pr, tr = _rank_pages(pages, seed_pages, config, rankings, clock)
+    parameters = {
+        "input": str(config.input),
+        "crawl_ids": crawl_ids,
+        "damping": config.damping,
+        "tol": config.tol,
+        "max_iter": config.max_iter,
+        "rel_policy": config.rel_policy,
+        "rel_weight": rel_weight,
+        "internal_policy": config.internal_policy,
+        "internal_weight": internal_weight,
+        "trust_seeds": None if config.trust_seeds is None else str(config.trust_seeds),
+        "harmonic_work": config.harmonic_work,
+        "harmonic_min_sources": config.harmonic_min_sources,
+        "harmonic_seed": config.harmonic_seed,
+    }
+    summary: dict[str, Any] = {
+        "job": _JOB,
+        "schema_version": SCHEMA_VERSION,
+        "output": str(output),
+        "parameters": parameters,
+        "counts": counts,
+        "rankings": rankings,
+        "harmonic": harmonic,
+        "stages": clock.seconds,
+    }
+    if replacing:
+        clock.say(f"replacing the previous output in {output}")
+    with _StagedOutput(output, config.overwrite) as staged:
+        with clock.stage("pages") as st:
+            table = _pages_table(pages, facts, node_ids, pr, tr, page_counts)
+            del page_counts, pr, tr
+            st.rows, st.unit = table.num_rows, "rows written"
+            staged.write("pages", table, summary)
+            del table
+        sites: dict[str, pa.Table] = {}
+        for level in ("hosts", "domains"):
+            with clock.stage(level) as st:
+                if level in site_futures:
+                    sites[level], info = site_futures.pop(level).result()
+                else:
+                    sites[level], info = site_table(level)
+                st.rows, st.unit, st.note = sites[level].num_rows, level, info
+        for level in ("hosts", "domains"):
+            rankings.update(level_rankings[level])
+            harmonic.update(level_harmonic[level])
+        with clock.stage("write") as st:
+            for level, table in sites.items():
+                staged.write(level, table, summary)
+            st.rows, st.unit = sum(t.num_rows for t in sites.values()), "rows written"
+            del sites
+            staged.publish(summary)
     summary["stages"] = clock.seconds
     summary["stage_cpu_seconds"] = clock.cpu_seconds
     summary["stage_peak_mib"] = clock.peak_mib
@@ -870,13 +874,11 @@ class _SitePairs:
 
     @classmethod
     def of(cls, pages: _Pages) -> _SitePairs:
-        """From ``pages.pairs`` and their source hosts, which it frees."""
+        """From ``pages.pairs`` and their source hosts."""
         assert pages.sites is not None
         p = pages.pairs
         external = ~pages.pair_internal
-        pages.pair_internal = external[:0]
         src_host = pages.pair_src_host[external]
-        pages.pair_src_host = src_host[:0]
         return cls(src_host, pages.sites.page_host[p.dst[external]], p.best[external],
                    p.rows[external], p.passing[external])  # fmt: skip
 
