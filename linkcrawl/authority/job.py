@@ -758,16 +758,16 @@ def _distinct(key: NDArray[np.int64]) -> NDArray[np.int64]:
     return key[new]
 
 
-def _distinct_per_group(
-    group: NDArray[np.integer], value: NDArray[np.integer], groups: int, values: int
+def _runs_per_target(
+    target: NDArray[np.int32], value: NDArray[np.int32], targets: int
 ) -> NDArray[np.int64]:
-    """How many distinct ``value`` each group has (``group`` in 0..groups-1)."""
-    key = group.astype(np.int64)
-    key *= max(values, 1)
-    key += value
-    distinct = _distinct(key)
-    del key
-    return np.bincount(distinct // max(values, 1), minlength=groups).astype(np.int64)
+    """Per target, how many distinct values, when ``target`` ascends and equal values of
+    one target are neighbours: a new one starts wherever the target or the value changes."""
+    if not target.size:
+        return np.zeros(targets, dtype=np.int64)
+    new = np.ones(target.size, dtype=np.bool_)
+    new[1:] = (target[1:] != target[:-1]) | (value[1:] != value[:-1])
+    return np.bincount(target[new], minlength=targets).astype(np.int64)
 
 
 def _page_counts(pages: _Pages) -> dict[str, NDArray[np.int64]]:
@@ -816,16 +816,9 @@ def _referring_sites(pages: _Pages) -> tuple[NDArray[np.int64], NDArray[np.int64
     own_host = np.zeros(m, dtype=np.int64)
     own_host[p.dst[pages.pair_internal]] = 1
     external = ~pages.pair_internal
-    host_bits = graph.pair_key_bits(sites.hosts)
-    key = p.dst[external].astype(np.int64)
-    key <<= host_bits
-    key |= pages.pair_src_host[external]
+    dst, src_host, _ = _distinct_sources(p.dst[external], pages.pair_src_host[external],
+                                         sites.hosts)  # fmt: skip
     del external
-    key = _distinct(key)
-    src_host = (key & ((1 << host_bits) - 1)).astype(np.int32)
-    key >>= host_bits
-    dst = key.astype(np.int32)
-    del key
     referring_hosts = own_host + np.bincount(dst, minlength=m)
     src_domain = sites.host_domain[src_host]
     del src_host
@@ -833,12 +826,38 @@ def _referring_sites(pages: _Pages) -> tuple[NDArray[np.int64], NDArray[np.int64
     own_domain = own_host  # a host-internal link is a domain-internal one
     own_domain[dst[same_domain]] = 1
     other = ~same_domain
-    dst, src_domain = dst[other], src_domain[other]
-    new = np.ones(dst.size, dtype=np.bool_)
-    if dst.size:
-        new[1:] = (dst[1:] != dst[:-1]) | (src_domain[1:] != src_domain[:-1])
-    referring_domains = own_domain + np.bincount(dst[new], minlength=m)
+    referring_domains = own_domain + _runs_per_target(dst[other], src_domain[other], m)
     return referring_hosts, referring_domains
+
+
+def _distinct_sources(
+    target: NDArray[np.int32],
+    src_host: NDArray[np.int32],
+    hosts: int,
+    passing: NDArray[np.bool_] | None = None,
+) -> tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.bool_] | None]:
+    """The distinct (target, source host) pairs, by target then source host (one sort),
+    and with ``passing`` whether any of a pair's occurrences passes. Hosts are numbered
+    by domain (:class:`_Sites`): a target's source hosts then come domain by domain."""
+    host_bits = graph.pair_key_bits(hosts)
+    key = target.astype(np.int64)
+    key <<= host_bits
+    key |= src_host
+    if passing is not None:
+        key <<= 1
+        key |= passing
+    key = _distinct(key)
+    passes = None
+    if passing is not None:
+        passes = (key & 1).astype(np.bool_)
+        key >>= 1
+        # A pair with and without the bit: keep the last (with it).
+        last = np.ones(key.size, dtype=np.bool_)
+        np.not_equal(key[1:], key[:-1], out=last[:-1])
+        passes, key = passes[last], key[last]
+    source = (key & ((1 << host_bits) - 1)).astype(np.int32)
+    key >>= host_bits
+    return key.astype(np.int32), source, passes
 
 
 def _seed_pages(
@@ -900,48 +919,42 @@ def _site_table(  # noqa: PLR0917
     if level == "hosts":
         n_sites, code, names = sites.hosts, sites.host_code, facts.host_names
         page_site = sites.page_host
-        ps, pd, best, rows, passing = sp.src_host, sp.dst_host, sp.best, sp.rows, sp.passing
+        pd, best, rows, passing = sp.dst_host, sp.best, sp.rows, sp.passing
         src_host = sp.src_host
     else:
         n_sites, code, names = sites.domains, sites.domain_code, facts.domain_names
         page_site = sites.host_domain[sites.page_host]
-        ps, pd = sites.host_domain[sp.src_host], sites.host_domain[sp.dst_host]
-        external = ps != pd
-        ps, pd = ps[external], pd[external]
+        pd = sites.host_domain[sp.dst_host]
+        external = sites.host_domain[sp.src_host] != pd
+        pd, src_host = pd[external], sp.src_host[external]
         best, rows, passing = sp.best[external], sp.rows[external], sp.passing[external]
-        src_host = sp.src_host[external]
         del external
 
-    # One vote per referring site: distinct (target site, source site), with a bit saying
-    # whether any of its links passes authority.
-    key = pd.astype(np.int64) * n_sites + ps
-    key <<= 1
-    key |= best > 0
-    key = _distinct(key)
-    pair = key >> 1
-    first = np.ones(pair.size, dtype=np.bool_)
-    np.not_equal(pair[1:], pair[:-1], out=first[1:])
-    referring_same = np.bincount(pair[first] // max(n_sites, 1), minlength=n_sites)
-    edges = pair[(key & 1) == 1]
-    del key, pair, first
-    e_dst = (edges // max(n_sites, 1)).astype(np.int32)
-    e_src = (edges - e_dst.astype(np.int64) * n_sites).astype(np.int32)
-    del edges
-
-    if level == "hosts":
-        referring_hosts = referring_same
-        src_domain, dst_domain = sites.host_domain[ps], sites.host_domain[pd]
-        other = src_domain != dst_domain
-        referring_domains = _distinct_per_group(pd[other], src_domain[other], n_sites,
-                                                sites.domains)  # fmt: skip
-        del src_domain, dst_domain, other
-    else:
-        referring_domains = referring_same
-        referring_hosts = _distinct_per_group(pd, src_host, n_sites, sites.hosts)
+    # One sort serves all: the distinct (target site, source host), each with whether any
+    # of its links passes authority. Within a target the source hosts come domain by
+    # domain: its distinct source domains, and the domain graph's edges, are where the
+    # target or the domain changes.
+    target, source_host, passes = _distinct_sources(pd, src_host, sites.hosts, best > 0)
+    assert passes is not None
+    source_domain = sites.host_domain[source_host]
+    target_domain = target if level == "domains" else sites.host_domain[target]
+    referring_hosts = np.bincount(target, minlength=n_sites).astype(np.int64)
+    other_domain = source_domain != target_domain
+    referring_domains = _runs_per_target(target[other_domain], source_domain[other_domain],
+                                         n_sites)  # fmt: skip
+    del other_domain, target_domain
+    # The site graph: one edge per (target, source site) with a passing link.
+    e_dst = target[passes]
+    e_src = source_host[passes] if level == "hosts" else source_domain[passes]
+    if level == "domains" and e_dst.size:
+        new = np.ones(e_dst.size, dtype=np.bool_)
+        new[1:] = (e_dst[1:] != e_dst[:-1]) | (e_src[1:] != e_src[:-1])
+        e_dst, e_src = e_dst[new], e_src[new]
+    del target, source_host, source_domain, passes
     backlinks_total = np.bincount(pd, weights=rows, minlength=n_sites).astype(np.int64)
     backlinks_dofollow = np.bincount(pd, weights=passing, minlength=n_sites).astype(np.int64)
     page_count = np.bincount(page_site, minlength=n_sites).astype(np.int64)
-    del ps, pd, best, rows, passing, src_host
+    del pd, best, rows, passing, src_host
     # Ties are ranked, and harmonic sources sampled, in name order, as if the sites were
     # numbered by name: the output does not depend on the dense numbering.
     ids = code.astype(np.int64)
