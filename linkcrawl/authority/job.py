@@ -33,6 +33,7 @@ import resource
 import secrets
 import shutil
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -388,6 +389,7 @@ def run(config: AuthorityConfig, *, progress: IO[str] | None = None) -> dict[str
     seeds = load_trust_seeds(config.trust_seeds) if config.trust_seeds is not None else None
     output = config.output.absolute()
     replacing = _check_output(output, config.overwrite)
+    threading.Thread(target=rank.prefetch, name="authority-imports", daemon=True).start()
     previous_threads = pa.cpu_count()
     if config.threads:
         pa.set_cpu_count(config.threads)
