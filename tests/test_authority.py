@@ -290,6 +290,20 @@ def test_first_occurrences_prefer_a_source_row() -> None:
 # --- rule 3: self links, duplicates, page nofollow ---------------------------------------
 
 
+@pytest.mark.parametrize("rel_weight", [0.0, 0.5, 1.0])
+def test_link_classes_of_every_flags_byte(rel_weight: float) -> None:
+    flags = np.arange(256, dtype=np.uint8)
+    got = graph.link_classes(flags, rel_weight)
+    assert got.dtype == np.uint8
+    for byte, cls in zip(flags.tolist(), got.tolist(), strict=True):
+        if byte & graph.PAGE_NOFOLLOW:
+            assert cls == graph.PASSES_NOTHING
+        elif byte & graph.REL_FLAGGED:
+            assert cls == (graph.PASSES_REL_WEIGHT if rel_weight else graph.PASSES_NOTHING)
+        else:
+            assert cls == graph.PASSES_FULL
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 def test_link_pairs_match_a_dictionary(monkeypatch: pytest.MonkeyPatch, threads: int) -> None:
     monkeypatch.setattr(graph, "_PARALLEL_ROWS", 8)  # (two threads from 8 rows on)

@@ -763,9 +763,13 @@ def link_classes(flags: NDArray[np.uint8], rel_weight: float) -> NDArray[np.uint
     """Rules 3 and 4, per row: what a link passes. 0 = nothing (its page says nofollow, or
     it is rel-flagged and the rel policy excludes), 1 = the rel policy's weight (a
     nofollow/sponsored/ugc link under ``include`` or a weight), 2 = full."""
-    cls = np.where(flags & REL_FLAGGED, PASSES_REL_WEIGHT if rel_weight > 0 else PASSES_NOTHING,
-                   PASSES_FULL).astype(np.uint8)  # fmt: skip
-    cls[(flags & PAGE_NOFOLLOW) != 0] = PASSES_NOTHING
+    # In uint8 throughout (np.where would make an int64 temporary per row): full, less
+    # the rel-flagged rows' drop, times zero for page-nofollow rows.
+    rel_class = PASSES_REL_WEIGHT if rel_weight > 0 else PASSES_NOTHING
+    cls = flags & REL_FLAGGED
+    cls *= np.uint8(PASSES_FULL - rel_class)
+    np.subtract(np.uint8(PASSES_FULL), cls, out=cls)
+    cls *= (flags & PAGE_NOFOLLOW) == 0
     return cls
 
 
