@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 from linkcrawl.schema import PARTITION_COLUMN, SCHEMA_VERSION, SCHEMAS
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from pathlib import Path
 
     from numpy.typing import NDArray
@@ -766,7 +766,7 @@ def link_classes(flags: NDArray[np.uint8], rel_weight: float) -> NDArray[np.uint
     # In uint8 throughout (np.where would make an int64 temporary per row): full, less
     # the rel-flagged rows' drop, times zero for page-nofollow rows.
     rel_class = PASSES_REL_WEIGHT if rel_weight > 0 else PASSES_NOTHING
-    cls = flags & REL_FLAGGED
+    cls: NDArray[np.uint8] = np.bitwise_and(flags, np.uint8(REL_FLAGGED))
     cls *= np.uint8(PASSES_FULL - rel_class)
     np.subtract(np.uint8(PASSES_FULL), cls, out=cls)
     cls *= (flags & PAGE_NOFOLLOW) == 0
@@ -971,8 +971,27 @@ def _merge_pages_runs(pairs: LinkPairs, several: NDArray[np.intp], dst_bits: int
     return pairs
 
 
+def in_parallel(calls: Sequence[Callable[[], Any]], threads: int) -> list[Any]:
+    """The calls' results, the calls run on up to ``threads`` threads: numpy and Arrow
+    release the GIL in their array loops (measured on 2 cores: 1.85x for gathers, boolean
+    filters and bincounts of 20M+ elements run as two halves)."""
+    if threads < 2 or len(calls) < 2:
+        return [call() for call in calls]
+    with ThreadPoolExecutor(max_workers=min(threads, len(calls))) as pool:
+        return list(pool.map(lambda call: call(), calls))
+
+
+def blockwise(step: Callable[[slice], None], size: int, threads: int = 1) -> None:
+    """``step(block)`` for consecutive slices of ``BLOCK`` elements covering ``0..size``,
+    on up to ``threads`` threads (so each block's temporaries stay small)."""
+    blocks = [slice(start, min(start + BLOCK, size)) for start in range(0, size, BLOCK)]
+    in_parallel([partial(step, block) for block in blocks], threads)
+
+
 def gather_inplace(table: NDArray[np.integer], values: NDArray[np.int32]) -> None:
     """``values[:] = table[values]`` block by block, without a temporary as long as ``values``."""
-    for start in range(0, values.size, BLOCK):
-        block = values[start : start + BLOCK]
-        block[:] = table[block]
+
+    def step(block: slice) -> None:
+        values[block] = table[values[block]]
+
+    blockwise(step, values.size)

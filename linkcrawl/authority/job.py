@@ -38,6 +38,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
@@ -630,8 +631,10 @@ def _fold(  # noqa: PLR0917
     dropped["fold_unused"] = folds.unused
     rep = graph.resolve_folds(folds.source, folds.target, n)
     appeared = np.zeros(n, dtype=np.bool_)
-    appeared[src] = True
-    appeared[dst] = True
+    threads = pa.cpu_count()
+    # (two threads may write the same True: no matter)
+    graph.in_parallel([partial(appeared.__setitem__, src, True),
+                       partial(appeared.__setitem__, dst, True)], threads)  # fmt: skip
     present = np.zeros(n, dtype=np.bool_)
     present[rep[appeared]] = True
     node = _site_order(np.flatnonzero(present), facts)
@@ -651,8 +654,8 @@ def _fold(  # noqa: PLR0917
     del rep, appeared, folded_nodes, kind
     # Every row to pages, in place; the link rows are picked out with rule 3's self-link
     # filter (one pass instead of two).
-    graph.gather_inplace(page_of, src)
-    graph.gather_inplace(page_of, dst)
+    graph.in_parallel([partial(graph.gather_inplace, page_of, src),
+                       partial(graph.gather_inplace, page_of, dst)], threads)  # fmt: skip
     pages = _Pages(m, node, page_of, facts.host[node], facts.domain[node], folded)
     pages.sites = _Sites.of(pages.host, facts.domain_of_host)
     return pages, [src, dst, flags]
@@ -695,32 +698,27 @@ def _weigh(
     are ranking edges (``pages.kept``) and their weights."""
     s, d, flags = rows
     rows.clear()  # the caller's references go: the arrays are freed as soon as used
-    other = np.empty(s.size, dtype=np.bool_)
-    link = np.empty(s.size, dtype=np.bool_)
-    for start in range(0, s.size, graph.BLOCK):
-        block = slice(start, start + graph.BLOCK)
-        np.not_equal(s[block], d[block], out=other[block])
-        np.less_equal(flags[block] >> graph.TYPE_SHIFT, graph.AREA, out=link[block])
-    links = int(np.count_nonzero(link))
-    other &= link
-    del link
-    dropped["self_link"] = links - int(np.count_nonzero(other))
-    cls = graph.link_classes(flags, rel_weight)
-    page_nofollow = (flags & graph.PAGE_NOFOLLOW) != 0
-    dropped["page_nofollow"] = int(np.count_nonzero(page_nofollow & other))
-    passes_nothing = cls == graph.PASSES_NOTHING
-    passes_nothing &= other
-    dropped["rel_excluded"] = int(np.count_nonzero(passes_nothing)) - dropped["page_nofollow"]
-    del flags, page_nofollow, passes_nothing
-    pairs = graph.link_pairs(s, d, cls, pages.m, threads=pa.cpu_count(), rows=other)
+    threads = pa.cpu_count()
+    other = np.empty(s.size, dtype=np.bool_)  # a link row (a, area) that is no self-link
+    cls = np.empty(s.size, dtype=np.uint8)
+    tallies: list[tuple[int, int, int, int]] = []
+    step = partial(_link_rows, s, d, flags, rel_weight, other, cls, tallies)
+    graph.blockwise(step, s.size, threads)
+    del step
+    links, counted, page_nofollow, nothing = (sum(t[i] for t in tallies) for i in range(4))
+    dropped["self_link"] = links - counted
+    dropped["page_nofollow"] = page_nofollow
+    dropped["rel_excluded"] = nothing - page_nofollow
+    del flags
+    pairs = graph.link_pairs(s, d, cls, pages.m, threads=threads, rows=other)
     del s, d, cls, other
     assert pages.sites is not None
     page_host = pages.sites.page_host
-    pages.pair_src_host = page_host[pairs.src]
+    src_host = np.empty(pairs.size, dtype=np.int32)
     internal = np.empty(pairs.size, dtype=np.bool_)
-    for start in range(0, pairs.size, graph.BLOCK):
-        block = slice(start, start + graph.BLOCK)
-        np.equal(pages.pair_src_host[block], page_host[pairs.dst[block]], out=internal[block])
+    graph.blockwise(partial(_pair_hosts, page_host, pairs, src_host, internal), pairs.size,
+                    threads)  # fmt: skip
+    pages.pair_src_host = src_host
     # Rule 4: a pair is a ranking edge when its best class and the policies give it a
     # weight above 0; weights are kept only when some kept edge weighs other than 1.
     kept = pairs.best == graph.PASSES_FULL
@@ -742,6 +740,46 @@ def _weigh(
     pages.pairs = pairs
     pages.kept = kept
     pages.weight = weight
+
+
+def _link_rows(  # noqa: PLR0917 (a blockwise step: the arrays it reads and writes)
+    s: NDArray[np.int32],
+    d: NDArray[np.int32],
+    flags: NDArray[np.uint8],
+    rel_weight: float,
+    counted: NDArray[np.bool_],
+    cls: NDArray[np.uint8],
+    tallies: list[tuple[int, int, int, int]],
+    block: slice,
+) -> None:
+    """One block of :func:`_weigh`'s rows: which are counted (link rows, a or area, that
+    are no self-links), their classes, and the block's tallies (links, counted, counted
+    with page nofollow, counted passing nothing)."""
+    link = (flags[block] >> graph.TYPE_SHIFT) <= graph.AREA
+    out = counted[block]
+    np.not_equal(s[block], d[block], out=out)
+    out &= link
+    cls[block] = graph.link_classes(flags[block], rel_weight)
+    page_nofollow = (flags[block] & graph.PAGE_NOFOLLOW) != 0
+    page_nofollow &= out
+    nothing = cls[block] == graph.PASSES_NOTHING
+    nothing &= out
+    links, kept, nofollow, passes_nothing = (
+        int(np.count_nonzero(mask)) for mask in (link, out, page_nofollow, nothing)
+    )
+    tallies.append((links, kept, nofollow, passes_nothing))
+
+
+def _pair_hosts(
+    page_host: NDArray[np.int32],
+    pairs: graph.LinkPairs,
+    src_host: NDArray[np.int32],
+    internal: NDArray[np.bool_],
+    block: slice,
+) -> None:
+    """One block of pairs: the source page's host, and whether the target is on it."""
+    np.take(page_host, pairs.src[block], out=src_host[block])
+    np.equal(src_host[block], page_host[pairs.dst[block]], out=internal[block])
 
 
 def _distinct(key: NDArray[np.int64]) -> NDArray[np.int64]:
@@ -775,11 +813,22 @@ def _runs_per_target(
 def _page_counts(pages: _Pages) -> dict[str, NDArray[np.int64]]:
     p = pages.pairs
     m = pages.m
-    referring_pages = np.bincount(p.dst, minlength=m).astype(np.int64)
-    referring_hosts, referring_domains = _referring_sites(pages)
+
+    def links() -> tuple[NDArray[np.int64], ...]:
+        referring_pages = np.bincount(p.dst, minlength=m).astype(np.int64)
+        in_links = _sum_per(p.dst, p.rows, m, referring_pages)
+        return referring_pages, in_links
+
+    def dofollow() -> NDArray[np.int64]:
+        return _sum_per(p.dst, np.where(pages.kept, p.passing, 0), m)
+
+    # Three independent groups of passes over the pairs, side by side.
+    (referring_pages, in_links), dofollow_in_links, (referring_hosts, referring_domains) = (
+        graph.in_parallel([links, dofollow, partial(_referring_sites, pages)], pa.cpu_count())
+    )
     return {
-        "in_links": _sum_per(p.dst, p.rows, m, referring_pages),
-        "dofollow_in_links": _sum_per(p.dst, np.where(pages.kept, p.passing, 0), m),
+        "in_links": in_links,
+        "dofollow_in_links": dofollow_in_links,
         "referring_pages": referring_pages,
         "referring_hosts": referring_hosts,
         "referring_domains": referring_domains,
@@ -897,11 +946,15 @@ class _SitePairs:
     def of(cls, pages: _Pages) -> _SitePairs:
         """From ``pages.pairs`` and their source hosts."""
         assert pages.sites is not None
-        p = pages.pairs
+        p, page_host = pages.pairs, pages.sites.page_host
         external = ~pages.pair_internal
-        src_host = pages.pair_src_host[external]
-        return cls(src_host, pages.sites.page_host[p.dst[external]], p.best[external],
-                   p.rows[external], p.passing[external])  # fmt: skip
+        columns = graph.in_parallel(
+            [partial(np.compress, external, values) for values in
+             (pages.pair_src_host, p.dst, p.best, p.rows, p.passing)],
+            pa.cpu_count(),
+        )  # fmt: skip
+        np.take(page_host, columns[1], out=columns[1])
+        return cls(*columns)
 
 
 def _site_table(  # noqa: PLR0917
@@ -1076,16 +1129,24 @@ def _pages_table(  # noqa: PLR0917
     page_rank = rank.ranks(pr.scores, ids)
     order = _rank_order(page_rank)
     m = pages.m
-    numbers: dict[str, NDArray[Any] | None] = {
-        "node_id": ids[order],
-        "pagerank": pr.scores[order],
-        "score": rank.log_score(pr.scores)[order],
-        "rank": page_rank[order],
-        **{name: values[order] for name, values in counts.items()},
-        "folded_urls": pages.folded[order],
-        "trustrank": None if tr is None else tr.scores[order],
-        "trust_rank": None if tr is None else rank.ranks(tr.scores, ids)[order],
+    columns: dict[str, NDArray[Any] | None] = {
+        "node_id": ids,
+        "pagerank": pr.scores,
+        "score": rank.log_score(pr.scores),
+        "rank": page_rank,
+        **counts,
+        "folded_urls": pages.folded,
+        "trustrank": None if tr is None else tr.scores,
+        "trust_rank": None if tr is None else rank.ranks(tr.scores, ids),
     }
+    # The gathers into rank order, side by side (numpy releases the GIL).
+    gathered = graph.in_parallel(
+        [partial(np.take, v, order) for v in columns.values() if v is not None], pa.cpu_count()
+    )
+    numbers: dict[str, NDArray[Any] | None] = {
+        name: None if v is None else gathered.pop(0) for name, v in columns.items()
+    }
+    del columns
     del ids, page_rank
     node, host, domain = pages.node[order], pages.host[order], pages.domain[order]
 
