@@ -20,6 +20,9 @@ NEWSPIDER_MODULE = "linkcrawl.spiders"
 USER_AGENT = "linkcrawl/0.1 (backlink crawler; +https://pypi.org/project/linkcrawl/)"
 ROBOTSTXT_OBEY = True
 ROBOTSTXT_USER_AGENT = "linkcrawl"
+# RFC 9309 as Google's reference matcher reads it (Scrapy's default, Protego, answers 131
+# of Google's 145 test verdicts right; this one all of them: docs/robots.md).
+ROBOTSTXT_PARSER = "linkcrawl.robots.RobotsParser"
 
 # Scrapy's own scheduler, or the shared Redis frontier when LINKCRAWL_REDIS_URL is set.
 SCHEDULER = "linkcrawl.frontier.scheduler.FrontierScheduler"
