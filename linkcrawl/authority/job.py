@@ -484,7 +484,7 @@ def _run(  # noqa: PLR0917 (private: one call site)
 
     with clock.stage("links") as st:
         _weigh(pages, link_rows, rel_weight, internal_weight, dropped)
-        site_pairs = _SitePairs.of(pages)
+        site_pairs = _site_pairs(pages)
 
         def site_table(level: str) -> tuple[pa.Table, str]:
             return _site_table(level, pages, site_pairs, facts, seed_pages, config,
@@ -930,37 +930,26 @@ def _seed_pages(
     return found
 
 
-@dataclass
-class _SitePairs:
-    """The page pairs whose pages are on two different hosts, with their dense hosts:
-    what the host and domain graphs are built from (every pair between two domains is
-    one of them)."""
-
-    src_host: NDArray[np.int32]
-    dst_host: NDArray[np.int32]
-    best: NDArray[np.uint8]
-    rows: NDArray[np.int32]
-    passing: NDArray[np.int32]
-
-    @classmethod
-    def of(cls, pages: _Pages) -> _SitePairs:
-        """From ``pages.pairs`` and their source hosts."""
-        assert pages.sites is not None
-        p, page_host = pages.pairs, pages.sites.page_host
-        external = ~pages.pair_internal
-        columns = graph.in_parallel(
-            [partial(np.compress, external, values) for values in
-             (pages.pair_src_host, p.dst, p.best, p.rows, p.passing)],
-            pa.cpu_count(),
-        )  # fmt: skip
-        np.take(page_host, columns[1], out=columns[1])
-        return cls(*columns)
+def _site_pairs(pages: _Pages) -> graph.LinkPairs:
+    """The page pairs whose pages are on two different hosts, with the pages' dense hosts
+    as ``src`` and ``dst``: what the host and domain graphs are built from (every pair
+    between two domains is one of them)."""
+    assert pages.sites is not None
+    p, page_host = pages.pairs, pages.sites.page_host
+    external = ~pages.pair_internal
+    columns = graph.in_parallel(
+        [partial(np.compress, external, values) for values in
+         (pages.pair_src_host, p.dst, p.best, p.rows, p.passing)],
+        pa.cpu_count(),
+    )  # fmt: skip
+    np.take(page_host, columns[1], out=columns[1])
+    return graph.LinkPairs(*columns)
 
 
 def _site_table(  # noqa: PLR0917
     level: str,
     pages: _Pages,
-    site_pairs: _SitePairs,
+    site_pairs: graph.LinkPairs,
     facts: graph.NodeFacts,
     seed_pages: NDArray[np.int64] | None,
     config: AuthorityConfig,
@@ -974,14 +963,14 @@ def _site_table(  # noqa: PLR0917
     if level == "hosts":
         n_sites, code, names = sites.hosts, sites.host_code, facts.host_names
         page_site = sites.page_host
-        pd, best, rows, passing = sp.dst_host, sp.best, sp.rows, sp.passing
-        src_host = sp.src_host
+        pd, best, rows, passing = sp.dst, sp.best, sp.rows, sp.passing
+        src_host = sp.src
     else:
         n_sites, code, names = sites.domains, sites.domain_code, facts.domain_names
         page_site = sites.host_domain[sites.page_host]
-        pd = sites.host_domain[sp.dst_host]
-        external = sites.host_domain[sp.src_host] != pd
-        pd, src_host = pd[external], sp.src_host[external]
+        pd = sites.host_domain[sp.dst]
+        external = sites.host_domain[sp.src] != pd
+        pd, src_host = pd[external], sp.src[external]
         best, rows, passing = sp.best[external], sp.rows[external], sp.passing[external]
         del external
 
