@@ -524,8 +524,9 @@ def read_node_facts(  # noqa: PLR0917
     hosts = [p[0] for p in parts]
     domains = [p[1] for p in parts]
     del parts
-    host, host_names = _codes(hosts, by_node)
-    domain, domain_names = _codes(domains, by_node)
+    (host, host_names), (domain, domain_names) = in_parallel(
+        [partial(_codes, hosts, by_node), partial(_codes, domains, by_node)], threads
+    )
     domain_of_host = np.zeros(len(host_names), dtype=np.int32)
     domain_of_host[host] = domain
     return NodeFacts(url, by_node, host, domain, host_names, domain_names, domain_of_host)
