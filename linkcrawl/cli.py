@@ -1,4 +1,4 @@
-"""The ``linkcrawl`` command: demo, extract, seed, frontier, authority, testweb.
+"""The ``linkcrawl`` command: demo, extract, seed, frontier, authority, robots, testweb.
 
 Every user mistake (bad option, unreadable file, bad URL) ends in one line on stderr
 starting ``linkcrawl: error:`` and exit status 2, never a traceback.
@@ -228,6 +228,174 @@ def format_status(prefix: str, status: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# --------------------------------------------------------------------------- robots check
+
+#: Seconds to wait for a robots.txt server (connect, and each read).
+ROBOTS_FETCH_TIMEOUT = 10.0
+#: Redirects followed when fetching a robots.txt (RFC 9309 2.3.1.2: at least five).
+ROBOTS_MAX_REDIRECTS = 5
+
+
+@dataclasses.dataclass(frozen=True)
+class RobotsSource:
+    """A robots.txt as ``robots check`` got it: the body, or an HTTP outcome without one.
+
+    ``verdict`` is None when there is a body to parse; otherwise ``True`` (4xx, too many
+    redirects: everything allowed) or ``False`` (5xx, network error: everything
+    disallowed), RFC 9309 2.3.1.
+    """
+
+    name: str
+    status: str
+    body: bytes = b""
+    verdict: bool | None = None
+
+
+def _robots_url(text: str) -> str | None:
+    """The robots.txt URL ``--robots`` names (a site URL gives its /robots.txt), or None
+    when it is not a URL; an error for a URL that is not http(s)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    if "://" not in text:
+        return None
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018  (raises on a bad port)
+    except ValueError as e:
+        raise CLIError(f"--robots {text!r}: {e}") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise CLIError(f"--robots {text!r}: not an http(s) URL or a file")
+    if parts.path == "/robots.txt":
+        return urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, ""))
+    return urlunsplit((parts.scheme, parts.netloc, "/robots.txt", "", ""))
+
+
+def fetch_robots(url: str, user_agent: str, timeout: float = ROBOTS_FETCH_TIMEOUT) -> RobotsSource:
+    """GET a robots.txt with the standard library: the first MAX_BODY_BYTES of a 2xx body,
+    or what RFC 9309 makes of a failure. Proxies come from the environment."""
+    import http.client
+    import urllib.error
+    import urllib.request
+
+    from linkcrawl.robots import MAX_BODY_BYTES
+
+    class Redirects(urllib.request.HTTPRedirectHandler):
+        max_redirections = ROBOTS_MAX_REDIRECTS
+
+    opener = urllib.request.build_opener(Redirects())
+    request = urllib.request.Request(url, headers={"User-Agent": user_agent})
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            body = response.read(MAX_BODY_BYTES + 1)
+            status = f"HTTP {response.status}"
+            final = response.geturl()
+    except urllib.error.HTTPError as e:
+        e.close()
+        if 300 <= e.code < 400:
+            why = f"HTTP {e.code}, more than {ROBOTS_MAX_REDIRECTS} redirects: unavailable"
+            return RobotsSource(url, f"{why}, everything allowed", verdict=True)
+        if 400 <= e.code < 500:
+            return RobotsSource(
+                url, f"HTTP {e.code}: unavailable, everything allowed", verdict=True
+            )
+        return RobotsSource(
+            url, f"HTTP {e.code}: unreachable, everything disallowed", verdict=False
+        )
+    except (OSError, http.client.HTTPException) as e:
+        reason = getattr(e, "reason", None) or e
+        return RobotsSource(url, f"{reason}: unreachable, everything disallowed", verdict=False)
+    if final != url:
+        status += f" from {final}"
+    return RobotsSource(url, _size_status(status, body, MAX_BODY_BYTES), body=body)
+
+
+def _size_status(status: str, body: bytes, limit: int) -> str:
+    if len(body) > limit:
+        return f"{status}, more than {limit:,} bytes: the first {limit:,} read"
+    return f"{status}, {len(body):,} bytes" if status else f"{len(body):,} bytes"
+
+
+def _read_robots(text: str, user_agent: str) -> RobotsSource:
+    from linkcrawl.robots import MAX_BODY_BYTES
+
+    url = _robots_url(text)
+    if url is not None:
+        return fetch_robots(url, user_agent)
+    try:
+        with open(text, "rb") as file:
+            body = file.read(MAX_BODY_BYTES + 1)
+    except OSError as e:
+        raise CLIError(f"cannot read {text!r}: {e.strerror or e}") from None
+    return RobotsSource(text, _size_status("", body, MAX_BODY_BYTES), body=body)
+
+
+def _checked_url(text: str) -> str:
+    """A URL or path to check, percent-encoded as Scrapy's Request encodes it."""
+    from urllib.parse import urlsplit
+
+    from w3lib.url import safe_url_string
+
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018  (raises on a bad port)
+    except ValueError as e:
+        raise CLIError(f"URL {text!r}: {e}") from None
+    is_path = text.startswith("/") and not text.startswith("//")
+    is_url = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+    if not (is_path or is_url):
+        raise CLIError(f"URL {text!r}: not an http(s) URL or a path starting with '/'")
+    return safe_url_string(text)
+
+
+def cmd_robots_check(args: argparse.Namespace) -> int:
+    """Print allowed/disallowed and the deciding rule for each URL; 1 if any is disallowed."""
+    from linkcrawl.robots import agent_of_line, parse_robots, path_params_query, product_token
+
+    if args.agent is None:
+        from linkcrawl import settings
+
+        args.agent = settings.ROBOTSTXT_USER_AGENT
+    token = product_token(args.agent)
+    if not token:
+        raise CLIError(f"--agent {args.agent!r}: no product token (letters, '-', '_') "
+                       "at its start")  # fmt: skip
+    urls = [_checked_url(url) for url in args.urls]
+    source = _read_robots(args.robots, args.agent)
+    print(f"robots.txt  {source.name}  ({source.status})")
+    robots = parse_robots(source.body) if source.verdict is None else None
+    if robots is None:
+        print(f"agent       {token}")
+    else:
+        groups = robots.groups_for(token)
+        named = any(agent_of_line(token) in group.agents for group in groups)
+        group = token if named else "*" if groups else "none applies: everything allowed"
+        print(f"agent       {token}  (group: {group})")
+        delay = robots.crawl_delay(token)
+        if delay is not None:
+            print(f"crawl-delay {delay:g}")
+        for sitemap in robots.sitemaps:
+            print(f"sitemap     {sitemap}")
+    width = max(len(url) for url in urls)
+    any_disallowed = False
+    for url in urls:
+        if robots is None:
+            allowed = bool(source.verdict)
+            why = "no robots.txt" if allowed else "robots.txt unreachable"
+        else:
+            rule = robots.decision(url, token)
+            allowed = rule is None or rule.kind == "allow"
+            if rule is not None:
+                why = f"{rule.kind}: {rule.pattern}  line {rule.line}"
+            elif path_params_query(url).partition("?")[0] == "/robots.txt":
+                why = "robots.txt itself is always allowed"
+            else:
+                why = "no rule matches"
+        any_disallowed = any_disallowed or not allowed
+        verdict = "allowed" if allowed else "disallowed"
+        print(f"{verdict:<10}  {url:<{width}}   ({why})")
+    return 1 if any_disallowed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="linkcrawl", description="Backlink crawler: crawl, extract, rank, test web."
@@ -302,6 +470,23 @@ def build_parser() -> argparse.ArgumentParser:
     auth.add_argument("--overwrite", action="store_true",
                       help="replace a previous authority output in --output")  # fmt: skip
     auth.set_defaults(func=cmd_authority)
+
+    robots = sub.add_parser("robots", help="robots.txt tools: 'linkcrawl robots check --help'")
+    robots_sub = robots.add_subparsers(dest="robots_command", required=True, metavar="ACTION")
+    check = robots_sub.add_parser(
+        "check",
+        help="whether robots.txt allows URLs, and the rule that decided",
+        description="Print, for each URL, allowed or disallowed and the robots.txt rule that "
+        "decided (docs/robots.md). Exit status 0 when all are allowed, 1 when one is not.",
+    )
+    check.add_argument("urls", nargs="+", metavar="URL",
+                       help="an http(s) URL or a path starting with '/'")  # fmt: skip
+    check.add_argument("--robots", required=True, metavar="FILE|URL",
+                       help="a robots.txt file, its http(s) URL, or a URL of the site")  # fmt: skip
+    check.add_argument("--agent", metavar="UA",
+                       help="the crawler's user agent (default: ROBOTSTXT_USER_AGENT, "
+                       "'linkcrawl'); its product token is matched")  # fmt: skip
+    check.set_defaults(func=cmd_robots_check)
 
     web = sub.add_parser(
         "testweb", help="the synthetic test web: 'linkcrawl testweb serve --help'", add_help=False
