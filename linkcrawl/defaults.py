@@ -109,3 +109,12 @@ AUTHORITY_HARMONIC_WORK = 20_000_000
 AUTHORITY_HARMONIC_MIN_SOURCES = 256
 # Seed of the random sample of harmonic sources (the output is reproducible).
 AUTHORITY_HARMONIC_SEED = 0
+
+# --- Sitemaps (linkcrawl/sitemaps.py) -----------------------------------------------
+# Most entries read from one sitemap file; the rest is dropped (sitemaps.org: 50,000).
+SITEMAP_MAX_URLS = 50_000
+# Most bytes read from one sitemap, after gzip decompression (sitemaps.org: 50 MiB).
+SITEMAP_MAX_BYTES = 50 * 1024 * 1024
+# Which entry hosts a sitemap may list: host (its own, sitemaps.org), domain (same
+# registered domain: www/non-www), any. Robots.txt cross-submission adds that host.
+SITEMAP_HOST_RULE = "host"
