@@ -181,6 +181,9 @@ def extract(
     canonical_href: str | None = None
     refresh_content: str | None = None
     robots: list[str] = []
+    # Robots directives may name a crawler (<meta name="googlebot">, "googlebot: nofollow"
+    # in X-Robots-Tag): only "robots" (everyone) and our own names apply to us.
+    agents = {"linkcrawl", bot_name.strip().lower()}
     base_seen = title_seen = canonical_seen = False
     foreign: dict[int, bool] = {}  # _in_foreign_content's memo: each ancestor walked once
     for node in tree.css(_SELECTOR):
@@ -193,8 +196,12 @@ def extract(
             if not content:
                 continue
             name = attrs.get("name")
-            if name is not None and name.strip(_ASCII_WS).lower() == "robots":
-                robots.append(content)
+            if name is not None:
+                meta_name = name.strip(_ASCII_WS).lower()
+                if meta_name == "robots":
+                    robots.append(content)
+                elif meta_name in agents:  # recorded as X-Robots-Tag would name it
+                    robots.append(f"{meta_name}: {content}")
             equiv = attrs.get("http-equiv")
             if (
                 refresh_content is None
@@ -262,11 +269,11 @@ def extract(
         text_budget=len(text),
     )
 
-    # Page-level robots directives: all <meta name=robots>, the X-Robots-Tag values for us.
+    # Page-level robots directives: <meta name=robots> and <meta name=OUR NAME>, and the
+    # X-Robots-Tag values for everyone or for us (read the same way).
     x_robots = list(headers.get("x-robots-tag") or ())
-    agents = {"linkcrawl", bot_name.strip().lower()}
-    ours = (_x_robots_directives(value, agents) for value in x_robots)
-    nofollow, noindex = _robots_flags([*robots, *(d for d in ours if d is not None)])
+    ours = (_x_robots_directives(value, agents) for value in [*robots, *x_robots])
+    nofollow, noindex = _robots_flags([d for d in ours if d is not None])
 
     # Canonical: the Link header wins over the element.
     canonical: str | None = None

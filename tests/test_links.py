@@ -394,6 +394,30 @@ def test_x_robots_tag(values: list[str], bot_name: str, nofollow: bool, noindex:
     assert facts.x_robots_tag == (", ".join(values) or None)
 
 
+@pytest.mark.parametrize(
+    ("html", "bot_name", "meta_robots", "nofollow", "noindex"),
+    [
+        # a <meta> named for our crawler applies to us, one named for another does not
+        ('<meta name="linkcrawl" content="nofollow">', "linkcrawl", "linkcrawl: nofollow",
+         True, False),
+        ('<meta name="LinkCrawl" content="none">', "linkcrawl", "linkcrawl: none", True, True),
+        ('<meta name="mybot" content="noindex">', "MyBot", "mybot: noindex", False, True),
+        ('<meta name="linkcrawl" content="noindex">', "mybot", "linkcrawl: noindex", False,
+         True),
+        ('<meta name="mybot" content="nofollow">', "linkcrawl", None, False, False),
+        ('<meta name="googlebot" content="nofollow"><meta name="robots" content="noindex">',
+         "linkcrawl", "noindex", False, True),
+        ('<meta name="robots" content="noindex"><meta name="linkcrawl" content="nofollow">',
+         "linkcrawl", "noindex, linkcrawl: nofollow", True, True),
+    ],
+)  # fmt: skip
+def test_meta_robots_for_a_named_crawler(
+    html: str, bot_name: str, meta_robots: str | None, nofollow: bool, noindex: bool
+) -> None:
+    facts = run(html + '<a href="/a">x</a>', bot_name=bot_name)
+    assert (facts.meta_robots, facts.nofollow, facts.noindex) == (meta_robots, nofollow, noindex)
+
+
 def test_meta_and_header_robots_combine() -> None:
     facts = run('<meta name="robots" content="noindex">', {"x-robots-tag": ["nofollow"]})
     assert (facts.nofollow, facts.noindex) == (True, True)
