@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from scrapy import Request
     from scrapy.crawler import Crawler
+    from scrapy.http import Response
     from scrapy.robotstxt import RobotParser
 
 logger = logging.getLogger(__name__)
@@ -132,6 +133,15 @@ class RobotsTxtMiddleware(BaseRobotsTxtMiddleware):
     robots.txt fetch, so disallowed pages were fetched. The parser is stored by then: use
     it. A robots.txt that could not be fetched stays None (allow), as in Scrapy.
     """
+
+    async def _parse_robots(self, response: Response, netloc: str, request: Request) -> None:
+        # RFC 9309 2.3.1.3: a 4xx answer means the robots.txt is unavailable: crawl as if
+        # there were none. Scrapy parses whatever body came back (a 404 page that happens
+        # to contain "Disallow: /" would block the host).
+        if 400 <= response.status < 500:
+            self._stats.inc_value("robotstxt/unavailable_4xx")
+            response = response.replace(body=b"")
+        await super()._parse_robots(response, netloc, request)
 
     async def robot_parser(self, request: Request) -> RobotParser | None:
         parser = await super().robot_parser(request)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 
 import pytest
@@ -37,3 +39,50 @@ def test_requests_waiting_on_one_robots_txt_all_obey_it(testweb: WebServer, tmp_
     assert not [u for u in hits if "/private/" in u]
     forbidden = re.search(r"'robotstxt/forbidden': (\d+)", result.stderr)
     assert forbidden is not None and int(forbidden.group(1)) >= len(private)
+
+
+class _Site404Robots(BaseHTTPRequestHandler):
+    """A two-page site (served as a proxy on 127.0.0.1) whose robots.txt answers 404 with
+    a body that would disallow everything if it were read as a robots.txt."""
+
+    paths: list[str] = []
+
+    def do_GET(self) -> None:
+        path = self.path.split("//", 1)[-1].partition("/")[2]
+        self.paths.append("/" + path)
+        if path == "robots.txt":
+            body, status, kind = b"User-agent: *\nDisallow: /\n", 404, "text/plain"
+        elif path in ("", "a"):
+            body, status, kind = b'<html><body><a href="/a">a</a></body></html>', 200, "text/html"
+        else:
+            body, status, kind = b"not found", 404, "text/plain"
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_4xx_robots_txt_allows_everything(tmp_path: Path) -> None:
+    # RFC 9309 2.3.1.3: "unavailable" (4xx) means no restrictions, whatever the body says.
+    _Site404Robots.paths = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Site404Robots)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        result = run_crawl(
+            tmp_path / "out",
+            proxy=f"http://127.0.0.1:{server.server_address[1]}",
+            spider_args={"seeds": "http://gone-robots.test/"},
+            settings={"LINKCRAWL_SCOPE": "seed_hosts", "DEPTH_LIMIT": "2"},
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert {"/robots.txt", "/", "/a"} <= set(_Site404Robots.paths)
+    assert "'robotstxt/unavailable_4xx': 1" in result.stderr
+    assert "robotstxt/forbidden" not in result.stderr
