@@ -29,6 +29,9 @@ LINKCRAWL_FOLLOW_NOFOLLOW = True
 LINKCRAWL_OBEY_META_ROBOTS = True
 # Upper bound for a robots.txt Crawl-delay, so one host cannot stall a worker's slot.
 LINKCRAWL_MAX_CRAWL_DELAY = 30.0
+# Seconds a host's robots.txt is trusted before it is fetched again (RFC 9309 2.4: a
+# crawler should not use a cached robots.txt for more than 24 hours).
+LINKCRAWL_ROBOTSTXT_MAX_AGE = 24 * 3600.0
 # Refuse URLs whose host is a literal private, loopback or link-local IP address (SSRF).
 LINKCRAWL_BLOCK_PRIVATE_ADDRESSES = True
 

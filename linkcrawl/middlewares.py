@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
@@ -124,7 +125,10 @@ class HostPolicyMiddleware:
 
 
 class RobotsTxtMiddleware(BaseRobotsTxtMiddleware):
-    """Scrapy's robots.txt middleware with one fix for concurrent first requests.
+    """Scrapy's robots.txt middleware, with RFC 9309's reading of a 4xx answer (no
+    robots.txt: everything allowed, whatever the body says), a maximum age
+    (``LINKCRAWL_ROBOTSTXT_MAX_AGE``, 24 hours: a host's robots.txt is fetched again
+    after it), and one fix for concurrent first requests.
 
     In Scrapy 2.19, requests that arrive for a host while its robots.txt is being fetched
     all await one Deferred through ``Deferred.asFuture``, whose callback returns None: the
@@ -134,6 +138,11 @@ class RobotsTxtMiddleware(BaseRobotsTxtMiddleware):
     it. A robots.txt that could not be fetched stays None (allow), as in Scrapy.
     """
 
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler)
+        self._max_age = crawler.settings.getfloat("LINKCRAWL_ROBOTSTXT_MAX_AGE")
+        self._fetched: dict[str, float] = {}  # netloc -> when its robots.txt was answered
+
     async def _parse_robots(self, response: Response, netloc: str, request: Request) -> None:
         # RFC 9309 2.3.1.3: a 4xx answer means the robots.txt is unavailable: crawl as if
         # there were none. Scrapy parses whatever body came back (a 404 page that happens
@@ -141,9 +150,22 @@ class RobotsTxtMiddleware(BaseRobotsTxtMiddleware):
         if 400 <= response.status < 500:
             self._stats.inc_value("robotstxt/unavailable_4xx")
             response = response.replace(body=b"")
+        self._fetched[netloc] = time.monotonic()
         await super()._parse_robots(response, netloc, request)
 
+    def _robots_error(self, exc: Exception, netloc: str) -> None:
+        self._fetched[netloc] = time.monotonic()
+        super()._robots_error(exc, netloc)
+
     async def robot_parser(self, request: Request) -> RobotParser | None:
+        netloc = urlparse_cached(request).netloc
+        fetched = self._fetched.get(netloc)
+        if fetched is not None and time.monotonic() - fetched > self._max_age:
+            # Too old (a long crawl): forget it, and this request fetches it again.
+            del self._fetched[netloc]
+            if not isinstance(self._parsers.get(netloc), Deferred):
+                self._parsers.pop(netloc, None)
+                self._stats.inc_value("robotstxt/expired")
         parser = await super().robot_parser(request)
         if parser is None:
             stored = self._parsers.get(urlparse_cached(request).netloc)

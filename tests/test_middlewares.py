@@ -86,3 +86,52 @@ def test_a_4xx_robots_txt_allows_everything(tmp_path: Path) -> None:
     assert {"/robots.txt", "/", "/a"} <= set(_Site404Robots.paths)
     assert "'robotstxt/unavailable_4xx': 1" in result.stderr
     assert "robotstxt/forbidden" not in result.stderr
+
+
+class _ChainSite(BaseHTTPRequestHandler):
+    """A chain of pages / -> /1 -> /2 -> ... -> /5 (served as a proxy on 127.0.0.1) with
+    a robots.txt that allows everything; counts what is asked for."""
+
+    paths: list[str] = []
+
+    def do_GET(self) -> None:
+        path = "/" + self.path.split("//", 1)[-1].partition("/")[2]
+        self.paths.append(path)
+        if path == "/robots.txt":
+            body, kind = b"User-agent: *\nAllow: /\n", "text/plain"
+        else:
+            step = 0 if path == "/" else int(path[1:])
+            body, kind = f'<a href="/{step + 1}">next</a>'.encode(), "text/html"
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("max_age", "at_least", "at_most"), [("0.3", 2, 99), ("86400", 1, 1)])
+def test_robots_txt_is_fetched_again_after_its_max_age(
+    tmp_path: Path, max_age: str, at_least: int, at_most: int
+) -> None:
+    # RFC 9309 2.4: a cached robots.txt is not used for more than 24 hours (a setting).
+    _ChainSite.paths = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _ChainSite)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        result = run_crawl(
+            tmp_path / "out",
+            proxy=f"http://127.0.0.1:{server.server_address[1]}",
+            spider_args={"seeds": "http://chain.test/"},
+            settings={"LINKCRAWL_SCOPE": "seed_hosts", "DEPTH_LIMIT": "5",
+                      "DOWNLOAD_DELAY": "0.4", "LINKCRAWL_ROBOTSTXT_MAX_AGE": max_age},
+        )  # fmt: skip
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.returncode == 0, result.stderr[-2000:]
+    pages = [p for p in _ChainSite.paths if p != "/robots.txt"]
+    assert pages == ["/", "/1", "/2", "/3", "/4", "/5"]  # one after the other, ~0.4 s apart
+    assert at_least <= _ChainSite.paths.count("/robots.txt") <= at_most
