@@ -494,7 +494,7 @@ def _run(  # noqa: PLR0917 (private: one call site)
             site_pool.submit(graph.lower_priority)  # the critical path keeps its cores
             site_futures = {level: site_pool.submit(site_table, level)
                             for level in ("hosts", "domains")}  # fmt: skip
-        page_counts = _page_counts(pages)
+        page_counts = _page_counts(pages, site_pairs)
         pages.pair_internal = pages.pair_internal[:0]
         pages.pair_src_host = pages.pair_src_host[:0]
         st.rows, st.unit = int(np.count_nonzero(pages.kept)), "edges kept"
@@ -810,7 +810,7 @@ def _runs_per_target(
     return np.bincount(target[new], minlength=targets).astype(np.int64)
 
 
-def _page_counts(pages: _Pages) -> dict[str, NDArray[np.int64]]:
+def _page_counts(pages: _Pages, site_pairs: graph.LinkPairs) -> dict[str, NDArray[np.int64]]:
     p = pages.pairs
     m = pages.m
 
@@ -824,7 +824,9 @@ def _page_counts(pages: _Pages) -> dict[str, NDArray[np.int64]]:
 
     # Three independent groups of passes over the pairs, side by side.
     (referring_pages, in_links), dofollow_in_links, (referring_hosts, referring_domains) = (
-        graph.in_parallel([links, dofollow, partial(_referring_sites, pages)], pa.cpu_count())
+        graph.in_parallel(
+            [links, dofollow, partial(_referring_sites, pages, site_pairs)], pa.cpu_count()
+        )
     )
     return {
         "in_links": in_links,
@@ -852,11 +854,14 @@ def _sum_per(
     return entries + excess.astype(np.int64)
 
 
-def _referring_sites(pages: _Pages) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+def _referring_sites(
+    pages: _Pages, site_pairs: graph.LinkPairs
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Per page, the distinct hosts and domains of the pages linking to it.
 
     A page's own host (domain) counts once if a page of it links to the page; the other
-    hosts are the distinct (target, source host) of the host-external pairs, one sort of
+    hosts are the distinct (target, source host) of the host-external pairs
+    (``site_pairs``, :func:`_site_pairs`), one sort of
     those (a quarter of the pairs or so). In that order a target's source hosts come
     domain by domain (hosts are numbered by domain, :class:`_Sites`), so its distinct
     other domains are where the target or the domain changes.
@@ -866,10 +871,7 @@ def _referring_sites(pages: _Pages) -> tuple[NDArray[np.int64], NDArray[np.int64
     p, m = pages.pairs, pages.m
     own_host = np.zeros(m, dtype=np.int64)
     own_host[p.dst[pages.pair_internal]] = 1
-    external = ~pages.pair_internal
-    dst, src_host, _ = _distinct_sources(p.dst[external], pages.pair_src_host[external],
-                                         sites.hosts)  # fmt: skip
-    del external
+    dst, src_host, _ = _distinct_sources(site_pairs.dst, site_pairs.src, sites.hosts)
     referring_hosts = own_host + np.bincount(dst, minlength=m)
     src_domain = sites.host_domain[src_host]
     del src_host
@@ -931,18 +933,17 @@ def _seed_pages(
 
 
 def _site_pairs(pages: _Pages) -> graph.LinkPairs:
-    """The page pairs whose pages are on two different hosts, with the pages' dense hosts
-    as ``src`` and ``dst``: what the host and domain graphs are built from (every pair
-    between two domains is one of them)."""
-    assert pages.sites is not None
-    p, page_host = pages.pairs, pages.sites.page_host
+    """The page pairs whose pages are on two different hosts, with the source page's dense
+    host as ``src`` (``dst`` stays the target page): what the host and domain graphs and
+    the per-page referring sites are built from (every pair between two domains is one
+    of them)."""
+    p = pages.pairs
     external = ~pages.pair_internal
     columns = graph.in_parallel(
         [partial(np.compress, external, values) for values in
          (pages.pair_src_host, p.dst, p.best, p.rows, p.passing)],
         pa.cpu_count(),
     )  # fmt: skip
-    np.take(page_host, columns[1], out=columns[1])
     return graph.LinkPairs(*columns)
 
 
@@ -963,12 +964,12 @@ def _site_table(  # noqa: PLR0917
     if level == "hosts":
         n_sites, code, names = sites.hosts, sites.host_code, facts.host_names
         page_site = sites.page_host
-        pd, best, rows, passing = sp.dst, sp.best, sp.rows, sp.passing
+        pd, best, rows, passing = page_site[sp.dst], sp.best, sp.rows, sp.passing
         src_host = sp.src
     else:
         n_sites, code, names = sites.domains, sites.domain_code, facts.domain_names
         page_site = sites.host_domain[sites.page_host]
-        pd = sites.host_domain[sp.dst]
+        pd = page_site[sp.dst]
         external = sites.host_domain[sp.src] != pd
         pd, src_host = pd[external], sp.src[external]
         best, rows, passing = sp.best[external], sp.rows[external], sp.passing[external]
