@@ -358,6 +358,24 @@ def test_unknown_link_types_are_counted_and_dropped(tmp_path: Path) -> None:
     assert t["pages"][C]["in_links"] == 0
 
 
+def test_sitemap_rows_make_their_targets_nodes_and_pass_nothing(tmp_path: Path) -> None:
+    sitemap = "http://a.test/sitemap.xml"
+    write_edges(tmp_path, [
+        edge(A, B), edge(B, A),
+        edge(sitemap, A, kind="sitemap"), edge(sitemap, C, kind="sitemap"),
+    ])  # fmt: skip
+    summary, t = authority(tmp_path)
+    d = summary["counts"]["dropped"]
+    assert d["sitemap"] == 2
+    assert d["unknown_link_type"] == 0
+    # C (found only in the sitemap) is a node; the sitemap file is not a page
+    assert set(t["pages"]) == {A, B, C}
+    assert_pagerank(t["pages"], nx_pagerank([A, B, C], [(A, B), (B, A)]))
+    assert t["pages"][C]["in_links"] == 0
+    assert t["pages"][A]["in_links"] == 1
+    assert summary["counts"]["rows_read"] == sum(d.values()) + summary["counts"]["edges_kept"]
+
+
 # --- rule 4: rel and internal policies ------------------------------------------------------
 
 IN1, IN2 = "http://a.test/1", "http://a.test/2"

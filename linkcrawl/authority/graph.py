@@ -67,10 +67,11 @@ READABLE_SCHEMA_VERSIONS = frozenset({SCHEMA_VERSION})
 
 # link_type codes, in bits 2-4 of a row's flags byte. The fold types are in priority
 # order: when a page has several fold edges, a redirect wins over a refresh over a
-# canonical (docs/authority.md, rule 2).
-A, AREA, REDIRECT, REFRESH, CANONICAL, UNKNOWN_TYPE = 0, 1, 2, 3, 4, 7
+# canonical (docs/authority.md, rule 2). A sitemap row says where a URL was found, not
+# that a page links to it: it makes its target a node and passes nothing.
+A, AREA, REDIRECT, REFRESH, CANONICAL, SITEMAP, UNKNOWN_TYPE = 0, 1, 2, 3, 4, 5, 7
 LINK_TYPE_CODES = {"a": A, "area": AREA, "redirect": REDIRECT, "refresh": REFRESH,
-                   "canonical": CANONICAL}  # fmt: skip
+                   "canonical": CANONICAL, "sitemap": SITEMAP}  # fmt: skip
 # Flags byte: bit 0 rel nofollow/sponsored/ugc, bit 1 page_nofollow, bits 2-4 link type.
 REL_FLAGGED, PAGE_NOFOLLOW, TYPE_SHIFT = 1, 2, 2
 

@@ -655,13 +655,27 @@ def _fold(  # noqa: PLR0917
     """Rule 2 and the page set (the nodes of the kept rows, folded) in compact indices;
     and the link rows (a, area) as (source page, target page, flags)."""
     kind = flags >> graph.TYPE_SHIFT
-    folds = graph.fold_targets(src, dst, kind)
     dropped["unknown_link_type"] = int(np.count_nonzero(kind == graph.UNKNOWN_TYPE))
+    appeared = np.zeros(n, dtype=np.bool_)
+    in_sitemap = kind == graph.SITEMAP
+    dropped["sitemap"] = int(np.count_nonzero(in_sitemap))
+    if dropped["sitemap"]:
+        # A URL listed in a sitemap is a node; the sitemap file is not a page (it is a node
+        # only if other rows name it), and the rows pass nothing: they go here.
+        appeared[dst[in_sitemap]] = True
+        np.logical_not(in_sitemap, out=in_sitemap)
+        src, dst, flags, kind = (
+            src[in_sitemap],
+            dst[in_sitemap],
+            flags[in_sitemap],
+            kind[in_sitemap],
+        )
+    del in_sitemap
+    folds = graph.fold_targets(src, dst, kind)
     dropped["fold_edge"] = int(folds.source.size)
     dropped["fold_noop"] = folds.noop
     dropped["fold_unused"] = folds.unused
     rep = graph.resolve_folds(folds.source, folds.target, n)
-    appeared = np.zeros(n, dtype=np.bool_)
     threads = pa.cpu_count()
     # (two threads may write the same True: no matter)
     graph.in_parallel([partial(appeared.__setitem__, src, True),
