@@ -32,6 +32,16 @@ LINKCRAWL_MAX_CRAWL_DELAY = 30.0
 # Seconds a host's robots.txt is trusted before it is fetched again (RFC 9309 2.4: a
 # crawler should not use a cached robots.txt for more than 24 hours).
 LINKCRAWL_ROBOTSTXT_MAX_AGE = 24 * 3600.0
+# After a 5xx or network error on robots.txt the host is fully disallowed (RFC 9309
+# 2.3.1.4) and its requests wait; robots.txt is asked again this long after each failure
+# (5 min, Nutch's robots 503 deferral: one request per host per 5 min, fleet-wide).
+LINKCRAWL_ROBOTSTXT_RETRY_SECONDS = 300.0
+# Once robots.txt has been unreachable this long, the host's requests fail (recorded as
+# fetch errors, never fetched) instead of waiting, so a dead host cannot hold a crawl open.
+LINKCRAWL_ROBOTSTXT_GIVE_UP_SECONDS = 3600.0
+# Redis mode: one worker fetches a host's robots.txt for the fleet; if it has not stored
+# the answer after this long (it died), another worker fetches it.
+LINKCRAWL_ROBOTSTXT_FETCH_LOCK_SECONDS = 60.0
 # Refuse URLs whose host is a literal private, loopback or link-local IP address (SSRF).
 LINKCRAWL_BLOCK_PRIVATE_ADDRESSES = True
 

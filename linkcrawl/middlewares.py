@@ -1,9 +1,12 @@
-"""Downloader middleware applying linkcrawl's per-host policy.
+"""Downloader middlewares applying linkcrawl's per-host policy.
 
-Scrapy's RobotsTxtMiddleware decides allow/deny but ignores ``Crawl-delay``; this
-middleware applies it to the host's download slot, caps pages per host (a spider-trap
-guard) and refuses literal private addresses (a crawler that follows links from the
-open web must not be steered at its own network).
+Scrapy's RobotsTxtMiddleware decides allow/deny but ignores ``Crawl-delay``;
+``HostPolicyMiddleware`` applies it to the host's download slot, caps pages per host (a
+spider-trap guard) and refuses literal private addresses (a crawler that follows links
+from the open web must not be steered at its own network). ``RobotsTxtMiddleware`` reads
+a robots.txt fetch's outcome as RFC 9309 does (an unreachable host's requests wait, they
+are not dropped) and shares it with the fleet in Redis mode; ``FleetSendSpacingMiddleware``
+spaces the sends to a host fleet-wide.
 """
 
 from __future__ import annotations
@@ -12,24 +15,37 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware as BaseRobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Request
+from scrapy.http.request import NO_CALLBACK
 from scrapy.utils.httpobj import urlparse_cached
-from twisted.internet.defer import Deferred
+from scrapy.utils.misc import build_from_crawler
 
-from linkcrawl.frontier.meta import redis_url
+from linkcrawl.frontier.meta import NOT_BEFORE_META_KEY, redis_url
+from linkcrawl.robotsfetch import (
+    ROBOTS_MAX_REDIRECTS,
+    RobotsAnswer,
+    answer_for_response,
+    continued,
+    has_given_up,
+    is_fresh,
+    redis_ttl,
+    retry_at,
+    unavailable_answer,
+    unreachable_answer,
+)
 from linkcrawl.signals import host_delay
 from linkcrawl.urls import is_private_address
 
 if TYPE_CHECKING:
     from typing import Self
 
-    from scrapy import Request
     from scrapy.crawler import Crawler
-    from scrapy.http import Response
     from scrapy.robotstxt import RobotParser
 
 logger = logging.getLogger(__name__)
@@ -124,54 +140,242 @@ class HostPolicyMiddleware:
         logger.info("Host %s asks for Crawl-delay %.2fs; applied", key, delay)
 
 
-class RobotsTxtMiddleware(BaseRobotsTxtMiddleware):
-    """Scrapy's robots.txt middleware, with RFC 9309's reading of a 4xx answer (no
-    robots.txt: everything allowed, whatever the body says), a maximum age
-    (``LINKCRAWL_ROBOTSTXT_MAX_AGE``, 24 hours: a host's robots.txt is fetched again
-    after it), and one fix for concurrent first requests.
+class RobotsTxtUnreachable(Exception):
+    """A request that was never sent: its host's robots.txt has been unreachable (5xx,
+    network errors) for ``LINKCRAWL_ROBOTSTXT_GIVE_UP_SECONDS``. The spider records it
+    as a fetch error, like a download that failed."""
 
-    In Scrapy 2.19, requests that arrive for a host while its robots.txt is being fetched
-    all await one Deferred through ``Deferred.asFuture``, whose callback returns None: the
-    first waiter gets the parser, every later one gets None, and None means "allow". A
-    worker of the Redis frontier often leases several URLs of a host before its own first
-    robots.txt fetch, so disallowed pages were fetched. The parser is stored by then: use
-    it. A robots.txt that could not be fetched stays None (allow), as in Scrapy.
+
+@dataclass(frozen=True, slots=True)
+class _HostRobots:
+    """What a worker knows of one host's robots.txt: the answer and, when there was a
+    body, its parser."""
+
+    answer: RobotsAnswer
+    parser: RobotParser | None
+
+
+class RobotsTxtMiddleware(BaseRobotsTxtMiddleware):
+    """Scrapy's robots.txt middleware with RFC 9309's reading of the fetch's outcome, a
+    maximum age, and, in Redis mode, one fetch per host for the whole fleet.
+
+    - **2xx**: the body is the robots.txt (``ROBOTSTXT_PARSER``); ``robots_parsed`` fires
+      (Crawl-delay: ``HostPolicyMiddleware``), on every worker that reads it.
+    - **4xx**, or more than 5 redirects (RFC 9309 2.3.1.2-3): "unavailable": read as an
+      empty robots.txt (everything allowed), whatever the body says.
+    - **5xx, network errors** (2.3.1.4): "unreachable": everything disallowed for a while.
+      The host's requests are not dropped but handed back to the scheduler with a "not
+      before" time (``NOT_BEFORE_META_KEY``; ``linkcrawl.frontier.scheduler``): in Redis
+      mode the lease goes back to the frontier, which holds the host for every worker.
+      The robots.txt is asked again ``LINKCRAWL_ROBOTSTXT_RETRY_SECONDS`` after each
+      failure; once it has failed for ``LINKCRAWL_ROBOTSTXT_GIVE_UP_SECONDS``, the host's
+      requests fail with :class:`RobotsTxtUnreachable` (never fetched) until it answers.
+    - **Age**: an answer is used for ``LINKCRAWL_ROBOTSTXT_MAX_AGE`` (RFC 9309 2.4).
+    - **Redis mode**: the answer (body, status, time; JSON, no pickle) is stored under the
+      crawl's prefix for the fleet. A worker that needs it reads it there; if it is not
+      there, one worker claims the fetch (SET NX, ``LINKCRAWL_ROBOTSTXT_FETCH_LOCK_SECONDS``)
+      and the others poll until it is stored.
+
+    Requests that wait for a host's robots.txt all get its answer when it comes (Scrapy
+    2.19 hands ``None``, "allow", to every waiter but the first).
+
+    Settings: ``ROBOTSTXT_*``, ``LINKCRAWL_ROBOTSTXT_MAX_AGE``,
+    ``LINKCRAWL_ROBOTSTXT_RETRY_SECONDS``, ``LINKCRAWL_ROBOTSTXT_GIVE_UP_SECONDS``,
+    ``LINKCRAWL_ROBOTSTXT_FETCH_LOCK_SECONDS``, ``LINKCRAWL_REDIS_URL``.
+    Stats: Scrapy's ``robotstxt/*`` plus ``robotstxt/unavailable_4xx``,
+    ``robotstxt/unavailable_redirects``, ``robotstxt/unreachable``,
+    ``robotstxt/expired``, ``robotstxt/postponed``, ``robotstxt/gave_up``,
+    ``robotstxt/shared`` (answers another worker fetched), ``robotstxt/redis_errors``.
     """
 
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
-        self._max_age = crawler.settings.getfloat("LINKCRAWL_ROBOTSTXT_MAX_AGE")
-        self._fetched: dict[str, float] = {}  # netloc -> when its robots.txt was answered
+        s = crawler.settings
+        self._max_age = s.getfloat("LINKCRAWL_ROBOTSTXT_MAX_AGE")
+        self._retry = s.getfloat("LINKCRAWL_ROBOTSTXT_RETRY_SECONDS")
+        self._give_up = s.getfloat("LINKCRAWL_ROBOTSTXT_GIVE_UP_SECONDS")
+        self._lock_seconds = s.getfloat("LINKCRAWL_ROBOTSTXT_FETCH_LOCK_SECONDS")
+        self._hosts: dict[str, _HostRobots] = {}  # netloc -> its robots.txt, as known here
+        self._loading: dict[str, asyncio.Future[_HostRobots]] = {}
+        self._shared: Any = None  # the Frontier, in Redis mode
+        self._redis_failing = False
 
-    async def _parse_robots(self, response: Response, netloc: str, request: Request) -> None:
-        # RFC 9309 2.3.1.3: a 4xx answer means the robots.txt is unavailable: crawl as if
-        # there were none. Scrapy parses whatever body came back (a 404 page that happens
-        # to contain "Disallow: /" would block the host).
-        if 400 <= response.status < 500:
-            self._stats.inc_value("robotstxt/unavailable_4xx")
-            response = response.replace(body=b"")
-        self._fetched[netloc] = time.monotonic()
-        await super()._parse_robots(response, netloc, request)
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        o = cls(crawler)
+        url = redis_url(crawler.settings)
+        if url:
+            from linkcrawl.frontier.scheduler import frontier_config, redis_client
+            from linkcrawl.frontier.store import Frontier
 
-    def _robots_error(self, exc: Exception, netloc: str) -> None:
-        self._fetched[netloc] = time.monotonic()
-        super()._robots_error(exc, netloc)
+            o._shared = Frontier(redis_client(url), frontier_config(crawler.settings))
+        return o
+
+    # Scrapy's returns None only, and takes a deprecated spider argument; a downloader
+    # middleware may return a Request (the engine schedules it again).
+    async def process_request(self, request: Request) -> Request | None:  # type: ignore[override]
+        if request.meta.get("dont_obey_robotstxt"):
+            return None
+        if request.url.startswith(("data:", "file:")):
+            return None
+        host = await self._robots_for(request)
+        answer = host.answer
+        if answer.kind == "unreachable":
+            now = time.time()
+            if has_given_up(answer, now, self._give_up):
+                self._stats.inc_value("robotstxt/gave_up")
+                raise RobotsTxtUnreachable(
+                    f"robots.txt of {urlparse_cached(request).netloc} unreachable for "
+                    f"{now - answer.since:.0f}s ({answer.reason})"
+                )
+            # Back to the scheduler until the robots.txt is asked again: awaiting here
+            # would hold one of the engine's download slots all that time.
+            self._stats.inc_value("robotstxt/postponed")
+            postponed = request.replace(dont_filter=True)
+            postponed.meta[NOT_BEFORE_META_KEY] = retry_at(answer, self._retry)
+            return postponed
+        self.process_request_2(host.parser, request)
+        return None
 
     async def robot_parser(self, request: Request) -> RobotParser | None:
+        """The parser of the request's host (``None`` while its robots.txt is unreachable:
+        :meth:`process_request` disallows everything then, whatever this says)."""
+        return (await self._robots_for(request)).parser
+
+    async def _robots_for(self, request: Request) -> _HostRobots:
         netloc = urlparse_cached(request).netloc
-        fetched = self._fetched.get(netloc)
-        if fetched is not None and time.monotonic() - fetched > self._max_age:
-            # Too old (a long crawl): forget it, and this request fetches it again.
-            del self._fetched[netloc]
-            if not isinstance(self._parsers.get(netloc), Deferred):
-                self._parsers.pop(netloc, None)
+        known = self._hosts.get(netloc)
+        now = time.time()
+        if known is not None and self._fresh(known.answer, now):
+            return known
+        loading = self._loading.get(netloc)
+        if loading is None:
+            if known is not None and known.answer.kind != "unreachable":
                 self._stats.inc_value("robotstxt/expired")
-        parser = await super().robot_parser(request)
-        if parser is None:
-            stored = self._parsers.get(urlparse_cached(request).netloc)
-            if stored is not None and not isinstance(stored, Deferred):
-                return stored
-        return parser
+            # One load per host, whoever asks first; a waiter that is cancelled (the
+            # engine closing) does not cancel it for the others.
+            loading = asyncio.ensure_future(self._load(request, netloc, known))
+            self._loading[netloc] = loading
+        return await asyncio.shield(loading)
+
+    def _fresh(self, answer: RobotsAnswer, now: float) -> bool:
+        return is_fresh(answer, now, max_age=self._max_age, retry_seconds=self._retry)
+
+    async def _load(self, request: Request, netloc: str, known: _HostRobots | None) -> _HostRobots:
+        try:
+            previous = known.answer if known is not None else None
+            answer = await self._shared_answer(request, netloc, previous)
+            host = await self._host_robots(answer, request, netloc)
+            self._hosts[netloc] = host
+            return host
+        finally:
+            del self._loading[netloc]
+
+    async def _shared_answer(
+        self, request: Request, netloc: str, previous: RobotsAnswer | None
+    ) -> RobotsAnswer:
+        """The host's answer: from Redis when another worker stored a fresh one, else
+        fetched here (by the one worker that claims it) and stored for the others."""
+        from linkcrawl.frontier.store import FrontierError
+
+        if self._shared is None:
+            return await self._fetch(request, netloc, previous)
+        poll = 0.05
+        while True:
+            try:
+                stored = self._shared.robots_answer(netloc)
+                if stored is not None and self._fresh(stored, time.time()):
+                    self._stats.inc_value("robotstxt/shared")
+                    return stored  # type: ignore[no-any-return]
+                claimed = self._shared.claim_robots_fetch(netloc, self._lock_seconds)
+                if claimed:
+                    # Stored between our read and our claim? Then the claim is moot.
+                    again = self._shared.robots_answer(netloc)
+                    if again is not None and self._fresh(again, time.time()):
+                        self._stats.inc_value("robotstxt/shared")
+                        return again  # type: ignore[no-any-return]
+                    stored = stored or again
+            except FrontierError as e:
+                self._redis_error(e)
+                return await self._fetch(request, netloc, previous)
+            if claimed:
+                break
+            # Another worker is fetching it: wait for its answer (the requests waiting
+            # here are what Scrapy's own middleware would hold during a fetch).
+            await asyncio.sleep(poll)
+            poll = min(poll * 2, 0.5)
+        # The latest answer, the fleet's or else ours, says since when it is unreachable.
+        answer = await self._fetch(request, netloc, stored or previous)
+        ttl = redis_ttl(answer, max_age=self._max_age, retry_seconds=self._retry,
+                        give_up_seconds=self._give_up)  # fmt: skip
+        try:
+            self._shared.store_robots_answer(netloc, answer, ttl)
+            self._redis_failing = False
+        except FrontierError as e:
+            self._redis_error(e)
+        return answer
+
+    def _redis_error(self, error: Exception) -> None:
+        self._stats.inc_value("robotstxt/redis_errors")
+        if not self._redis_failing:
+            self._redis_failing = True
+            logger.warning("Cannot share robots.txt through Redis (%s); fetching locally", error)
+
+    async def _fetch(
+        self, request: Request, netloc: str, previous: RobotsAnswer | None
+    ) -> RobotsAnswer:
+        """GET the host's robots.txt (up to 5 redirects) and read the outcome."""
+        url = urlparse_cached(request)
+        robots_request = Request(
+            f"{url.scheme}://{netloc}/robots.txt",
+            priority=self.DOWNLOAD_PRIORITY,
+            meta={"dont_obey_robotstxt": True, "redirect_ttl": ROBOTS_MAX_REDIRECTS},
+            callback=NO_CALLBACK,
+        )
+        self._stats.inc_value("robotstxt/request_count")
+        try:
+            response = await self.crawler.engine.download_async(robots_request)
+        except IgnoreRequest as e:
+            # More than 5 redirects ("unavailable", RFC 9309 2.3.1.2), or a middleware
+            # refused it (a private address: its pages are refused the same way).
+            self._stats.inc_value("robotstxt/unavailable_redirects")
+            return unavailable_answer(str(e) or type(e).__name__, time.time())
+        except Exception as e:
+            self._stats.inc_value(f"robotstxt/exception_count/{type(e)}")
+            answer = unreachable_answer(f"{type(e).__name__}: {e}"[:300], time.time())
+        else:
+            self._stats.inc_value("robotstxt/response_count")
+            self._stats.inc_value(f"robotstxt/response_status_count/{response.status}")
+            answer = answer_for_response(response.status, response.body, time.time())
+            if answer.kind == "unavailable":
+                self._stats.inc_value("robotstxt/unavailable_4xx")
+        answer = continued(answer, previous)
+        if answer.kind == "unreachable":
+            self._stats.inc_value("robotstxt/unreachable")
+            logger.warning(
+                "robots.txt of %s unreachable (%s) for %.0fs: its requests wait, asked "
+                "again in %.3gs",
+                netloc,
+                answer.reason,
+                answer.time - answer.since,
+                self._retry,
+            )
+        return answer
+
+    async def _host_robots(
+        self, answer: RobotsAnswer, request: Request, netloc: str
+    ) -> _HostRobots:
+        if answer.kind == "unreachable":
+            return _HostRobots(answer, None)
+        # An unavailable one (4xx) is an empty robots.txt: everything allowed, and
+        # robots_parsed fires as for any answer (the spider's sitemap discovery hears it).
+        parser = build_from_crawler(self._parserimpl, self.crawler, answer.body)
+        # Wherever the body came from (here or another worker through Redis): the
+        # Crawl-delay reaches HostPolicyMiddleware and the frontier the same way.
+        await self.crawler.signals.send_catch_log_async(
+            signal=signals.robots_parsed, robotparser=parser, request=request
+        )
+        return _HostRobots(answer, parser)
 
 
 class FleetSendSpacingMiddleware:

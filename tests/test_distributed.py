@@ -21,9 +21,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from linkcrawl.readers import latest_sql
+from linkcrawl.robotsfetch import decode_answer
+from linkcrawl.testweb.generator import SLOW_HOST, SLOW_HOST_CRAWL_DELAY, SLOW_HOST_PAGES
 from linkcrawl.urls import url_host
 from tests.conftest import ROOT, WebServer, edge_key, start_crawl
 from tests.redis_server import RedisServer
+from tests.test_middlewares import _FlakyRobots, _paths, _serve
 
 pytestmark = pytest.mark.integration
 
@@ -42,6 +45,9 @@ def redis_settings(redis: RedisServer, **extra: str) -> dict[str, str]:
         "FRONTIER_HEARTBEAT_INTERVAL": "1",
         "FRONTIER_LEASE_SECONDS": "6",
         "FRONTIER_MAX_INFLIGHT_PER_HOST": "4",
+        # a worker killed while it fetches a robots.txt for the fleet holds the others
+        # back this long
+        "LINKCRAWL_ROBOTSTXT_FETCH_LOCK_SECONDS": "3",
     }
     settings.update(extra)
     return settings
@@ -160,7 +166,21 @@ def test_three_workers_fetch_every_page_exactly_once(
         want = 1 + RETRY_TIMES if page.status is not None and page.status >= 500 else 1
         assert hits.get(url) == want, (url, hits.get(url))
     unexpected = [u for u in hits if u not in expected and not testweb.web.is_trap(u)]
-    assert not unexpected, unexpected
+    assert not unexpected, unexpected  # nothing disallowed by robots.txt either
+    # one robots.txt fetch per host for the whole fleet (stored in Redis for the others)
+    robots = {u: n for u, n in testweb.hits().items() if u.endswith("/robots.txt")}
+    assert robots == {f"http://{h}/robots.txt": 1 for h in {url_host(u) for u in hits}}
+    logs = [(out.parent / f"worker-{i}.log").read_text() for i in range(3)]
+    assert any("'robotstxt/shared'" in log for log in logs)
+    stored = decode_answer(redis.client().get(f"linkcrawl:it:robots:{SLOW_HOST}") or b"")
+    assert stored is not None and stored.kind == "parsed" and b"Crawl-delay" in stored.body
+    # its Crawl-delay held for the fleet, whichever worker fetched it and whichever read it
+    # from Redis
+    arrivals = sorted(t for url, ts in testweb.hit_times().items()
+                      if url_host(url) == SLOW_HOST and not url.endswith("/robots.txt")
+                      for t in ts)  # fmt: skip
+    assert len(arrivals) > SLOW_HOST_PAGES
+    assert min(b - a for a, b in itertools.pairwise(arrivals)) >= SLOW_HOST_CRAWL_DELAY
     # all three took part, and the union of their files is exactly the expected edges
     writers = {p.name.split("-")[2] for p in (out / "pages" / "crawl_id=it").glob("*.parquet")}
     assert len(writers) == 3, writers
@@ -336,3 +356,66 @@ def test_worker_refuses_mismatched_buckets_and_bad_password(
     assert refused.returncode == 2, refused.stderr[-2000:]
     assert "Traceback" not in refused.stderr
     assert "credentials" in refused.stderr or "WRONGPASS" in refused.stderr
+
+
+def test_an_unreachable_robots_txt_holds_its_host_for_the_fleet(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    # RFC 9309 2.3.1.4 with two workers: while down.test's robots.txt answers 503 its
+    # pages are held in the frontier (not lost, not fetched), one worker asks robots.txt
+    # again per retry interval for the whole fleet, and the host is crawled once it
+    # answers. gone.test's robots.txt is a 404 (RFC 9309 2.3.1.3): crawled in full.
+    _FlakyRobots.status = 503
+    _FlakyRobots.hits = []
+    hosts = ("down.test", "up.test", "gone.test")
+    seeded = linkcrawl_cli("seed", *[f"http://{h}/" for h in hosts], redis=redis)
+    assert seeded.returncode == 0, seeded.stderr
+    out = tmp_path / "out"
+    settings = redis_settings(
+        redis,
+        LINKCRAWL_SCOPE="allowlist",
+        LINKCRAWL_ALLOWED_DOMAINS=",".join(hosts),
+        RETRY_TIMES="0",
+        LINKCRAWL_ROBOTSTXT_RETRY_SECONDS="0.5",
+    )
+    with _serve(_FlakyRobots) as proxy:
+        procs = [
+            start_crawl(out, proxy=proxy, spider_args={}, settings=settings,
+                        log=out.parent / f"worker-{i}.log")
+            for i in range(2)
+        ]  # fmt: skip
+        _RUNNING.extend(procs)
+        deadline = time.monotonic() + 30
+        while (
+            _paths(_FlakyRobots, "down.test").count("/robots.txt") < 4
+            or len(_paths(_FlakyRobots, "gone.test")) < 4
+        ):
+            assert time.monotonic() < deadline, _FlakyRobots.hits
+            assert all(p.poll() is None for p in procs)
+            time.sleep(0.05)
+        assert set(_paths(_FlakyRobots, "down.test")) == {"/robots.txt"}
+        _FlakyRobots.status = 200
+        recovered = time.monotonic()
+        wait_all(procs, out, timeout=60)
+    down = [(t, u) for t, u in _FlakyRobots.hits if u.startswith("down.test/")]
+    assert sorted(u for _, u in down if not u.endswith("/robots.txt")) == [
+        "down.test/", "down.test/a"
+    ]  # fmt: skip
+    assert all(t > recovered for t, u in down if not u.endswith("/robots.txt"))
+    asked = [t for t, u in down if u.endswith("/robots.txt") and t < recovered]
+    gaps = [b - a for a, b in itertools.pairwise(asked)]
+    assert min(gaps) >= 0.45, gaps  # once per interval for the fleet, not per worker
+    assert sorted(_paths(_FlakyRobots, "up.test")) == ["/", "/a", "/robots.txt"]
+    assert sorted(_paths(_FlakyRobots, "gone.test")) == ["/", "/a", "/private/x", "/robots.txt"]
+    logs = "".join((out.parent / f"worker-{i}.log").read_text() for i in range(2))
+    assert "'frontier/postponed'" in logs and "'robotstxt/gave_up'" not in logs
+    for host, kind in [
+        ("down.test", "parsed"),
+        ("up.test", "parsed"),
+        ("gone.test", "unavailable"),
+    ]:
+        stored = decode_answer(redis.client().get(f"linkcrawl:it:robots:{host}") or b"")
+        assert stored is not None and stored.kind == kind, (host, stored)
+    assert not redis.client().keys("linkcrawl:it:robots_lock:*")  # every claim ended
+    status = linkcrawl_cli("frontier", "status", "--json", redis=redis)
+    assert '"queued": 0' in status.stdout and '"dead_letters": 0' in status.stdout

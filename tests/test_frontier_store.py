@@ -830,3 +830,57 @@ def test_claim_send_is_free_for_hosts_without_a_delay(
     f = make_frontier(default_delay=0)
     assert [f.claim_send("a.test") for _ in range(3)] == [0.0, 0.0, 0.0]
     assert client.hlen(f"{f.config.prefix}:sent") == 0
+
+
+# ------------------------------------------------------------------ robots.txt, postponed hosts
+
+
+def test_release_with_not_before_holds_the_host_for_every_worker(
+    make_frontier: MakeFrontier, clock: FakeClock
+) -> None:
+    # A host whose robots.txt is unreachable: its leases come back, and nobody gets the
+    # host again before the retry time; other hosts are not held; no attempt is counted.
+    f = make_frontier(default_delay=1.0, max_inflight_per_host=2)
+    f.add([req("http://down.test/1"), req("http://down.test/2"), req("http://up.test/1")])
+    leases = lease_all(f)
+    clock.now += 1.0
+    leases += lease_all(f)
+    down = [lease for lease in leases if lease.request.host == "down.test"]
+    assert len(down) == 2
+    assert f.release([down[0].lease_id], failed=False, not_before=clock.now + 300) == (1, 0)
+    clock.now += 1.0
+    assert f.lease("w2")[0] == []
+    # the other lease of the host, released later with the same time, changes nothing
+    assert f.release([down[1].lease_id], failed=False, not_before=clock.now + 10) == (1, 0)
+    clock.now += 200
+    assert f.lease("w2")[0] == []
+    clock.now += 100
+    back = lease_all(f, "w2")
+    assert len(back) == 1  # then the host's delay, as usual
+    clock.now += 1.0
+    back += lease_all(f, "w2")
+    assert sorted(urls_of(back)) == ["http://down.test/1", "http://down.test/2"]
+    assert [lease.request.attempts for lease in back] == [0, 0]
+
+
+def test_robots_answers_are_shared_and_one_worker_claims_the_fetch(
+    make_frontier: MakeFrontier, client: redis.Redis
+) -> None:
+    from linkcrawl.robotsfetch import answer_for_response
+
+    worker_a, worker_b = make_frontier(), make_frontier()
+    assert worker_a.robots_answer("a.test") is None
+    assert worker_a.claim_robots_fetch("a.test", 5.0)
+    assert not worker_b.claim_robots_fetch("a.test", 5.0)  # a is fetching it
+    body = b"User-agent: *\nDisallow: /private\n\xff\x00"  # any bytes survive
+    answer = answer_for_response(200, body, 1_000.0)
+    worker_a.store_robots_answer("a.test", answer, ttl=60)
+    assert worker_b.robots_answer("a.test") == answer
+    key = f"{worker_a.config.prefix}:robots:a.test"
+    assert 0 < client.pttl(key) <= 60_000
+    assert json.loads(client.get(key) or b"")["status"] == 200  # JSON, never pickle
+    # the claim ended with the store: the next fetch (after the max age) can be claimed
+    assert worker_b.claim_robots_fetch("a.test", 0.05)
+    assert worker_a.robots_answer("b.test") is None
+    client.set(f"{worker_a.config.prefix}:robots:b.test", "not json")
+    assert worker_a.robots_answer("b.test") is None  # unreadable: fetched again

@@ -1,4 +1,5 @@
-"""Request.meta keys the Redis frontier sets on leased requests, and its on switch."""
+"""Request.meta keys the schedulers read and set (leases, postponed requests), and the
+Redis frontier's on switch."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from typing import Any
 LEASE_META_KEY = "linkcrawl_lease"
 #: failed attempts before this lease (download errors, expired leases)
 ATTEMPTS_META_KEY = "linkcrawl_attempts"
+#: on a request handed back to the scheduler: not to be sent before this ``time.time()``
+#: (its host's robots.txt is unreachable until then); the scheduler holds it meanwhile
+NOT_BEFORE_META_KEY = "linkcrawl_not_before"
 
 
 def redis_url(settings: Any) -> str:

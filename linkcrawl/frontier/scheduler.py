@@ -1,8 +1,10 @@
 """The Scrapy scheduler of linkcrawl: Scrapy's own (embedded default) or the Redis frontier.
 
 ``SCHEDULER = "linkcrawl.frontier.scheduler.FrontierScheduler"`` is always set; without
-``LINKCRAWL_REDIS_URL`` it hands back Scrapy's default scheduler untouched, so the
-embedded crawl is exactly Scrapy's. With it, every worker shares one frontier
+``LINKCRAWL_REDIS_URL`` it hands back Scrapy's default scheduler with one addition
+(:class:`PostponingScheduler`: a request handed back with a "not before" time, because
+its host's robots.txt is unreachable, is held until then), so the embedded crawl is
+otherwise exactly Scrapy's. With it, every worker shares one frontier
 (``linkcrawl.frontier.store``):
 
 - discovered requests are buffered and added in one Redis call per flush (a few per page
@@ -13,24 +15,29 @@ embedded crawl is exactly Scrapy's. With it, every worker shares one frontier
 - a lease is acknowledged when the Parquet pipeline reports the rows of its response
   committed (``linkcrawl.signals.rows_committed``), so a SIGKILL means a re-crawl after the
   lease expires, never a loss;
+- a leased request handed back with a "not before" time (its host's robots.txt is
+  unreachable) is released to the frontier, which holds the host back until then for
+  every worker;
 - Redis outages are logged once, retried with backoff, and buffered work is kept.
 """
 
 from __future__ import annotations
 
+import asyncio
+import heapq
+import itertools
 import logging
 import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from scrapy import Request, signals
-from scrapy.core.scheduler import BaseScheduler
+from scrapy.core.scheduler import BaseScheduler, Scheduler
 from scrapy.utils.asyncio import create_looping_call
-from scrapy.utils.misc import load_object
 
 from linkcrawl import signals as lc_signals
 from linkcrawl.fingerprint import URL_META_KEY
-from linkcrawl.frontier.meta import LEASE_META_KEY, redis_url
+from linkcrawl.frontier.meta import LEASE_META_KEY, NOT_BEFORE_META_KEY, redis_url
 from linkcrawl.frontier.store import (
     Frontier,
     FrontierConfig,
@@ -46,6 +53,7 @@ if TYPE_CHECKING:
     from scrapy import Spider
     from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
+    from twisted.internet.defer import Deferred
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +124,92 @@ def check_frontier(frontier: Frontier) -> None:
         )
 
 
+def not_before(request: Request) -> float | None:
+    """The ``time.time()`` before which a request handed back to the scheduler must not
+    be sent (``NOT_BEFORE_META_KEY``), or ``None``."""
+    value = request.meta.get(NOT_BEFORE_META_KEY)
+    return None if value is None else float(value)
+
+
+class PostponingScheduler(Scheduler):
+    """Scrapy's scheduler, holding the requests handed back with a "not before" time
+    (``NOT_BEFORE_META_KEY``: their host's robots.txt is unreachable) until that time.
+
+    They wait here, not in a downloader middleware, because a request awaiting there
+    keeps one of the engine's ``CONCURRENT_REQUESTS`` slots: a few hosts that are down
+    would stall the crawl of every other host. A held request counts as pending, so the
+    crawl does not end while a host may still recover; at close they join Scrapy's
+    queues (kept on disk with ``JOBDIR``).
+
+    Stats: ``scheduler/postponed``.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._held: list[tuple[float, int, Request]] = []
+        self._order = itertools.count()
+        self._wake: asyncio.TimerHandle | None = None
+        self._wake_at = 0.0
+
+    def enqueue_request(self, request: Request) -> bool:
+        until = not_before(request)
+        if until is None:
+            return bool(super().enqueue_request(request))
+        del request.meta[NOT_BEFORE_META_KEY]
+        heapq.heappush(self._held, (until, next(self._order), request))
+        if self.stats is not None:
+            self.stats.inc_value("scheduler/postponed")
+        self._wake_engine_at(until)
+        return True
+
+    def _wake_engine_at(self, when: float) -> None:
+        # The engine asks for requests after each download and on its 5 s heartbeat;
+        # wake it when the first held request is due, so a host resumes on time.
+        if self._wake is not None and self._wake_at <= when:
+            return
+        if self._wake is not None:
+            self._wake.cancel()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop (a test without a reactor): the heartbeat will do
+        self._wake_at = when
+        self._wake = loop.call_later(max(0.0, when - time.time()), self._wake_engine)
+
+    def _wake_engine(self) -> None:
+        self._wake = None
+        slot = getattr(self.crawler.engine, "_slot", None) if self.crawler else None
+        nextcall = getattr(slot, "nextcall", None)
+        if nextcall is not None:
+            nextcall.schedule()
+        if self._held:
+            # The first may still be here, due, if the downloader is full: look again in
+            # a second (its next download's end asks anyway), not in a busy loop.
+            self._wake_engine_at(max(self._held[0][0], time.time() + 1.0))
+
+    def next_request(self) -> Request | None:
+        if self._held and self._held[0][0] <= time.time():
+            return heapq.heappop(self._held)[2]
+        request: Request | None = super().next_request()
+        return request
+
+    def has_pending_requests(self) -> bool:
+        return bool(self._held) or bool(super().has_pending_requests())
+
+    def __len__(self) -> int:
+        return len(self._held) + super().__len__()
+
+    def close(self, reason: str) -> Deferred[None] | None:
+        if self._wake is not None:
+            self._wake.cancel()
+            self._wake = None
+        while self._held:
+            request = heapq.heappop(self._held)[2]
+            request.dont_filter = True  # already seen by the dupefilter
+            super().enqueue_request(request)
+        return super().close(reason)
+
+
 class FrontierScheduler(BaseScheduler):
     """Scrapy's scheduler, or the Redis frontier when ``LINKCRAWL_REDIS_URL`` is set.
 
@@ -123,15 +217,15 @@ class FrontierScheduler(BaseScheduler):
     ``FRONTIER_*``, ``DOWNLOAD_DELAY`` (the fleet-wide per-host delay).
     Stats: ``frontier/added``, ``frontier/duplicates``, ``frontier/leased``,
     ``frontier/acked``, ``frontier/released``, ``frontier/retried``,
-    ``frontier/dead_letters``, ``frontier/requeued_expired``, ``frontier/redis_errors``.
+    ``frontier/dead_letters``, ``frontier/requeued_expired``, ``frontier/redis_errors``,
+    ``frontier/postponed``.
     """
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Any:  # Self or Scrapy's Scheduler
         url = redis_url(crawler.settings)
         if not url:
-            default = load_object("scrapy.core.scheduler.Scheduler")
-            return default.from_crawler(crawler)
+            return PostponingScheduler.from_crawler(crawler)
         s = crawler.settings
         try:
             config = frontier_config(s)
@@ -187,6 +281,7 @@ class FrontierScheduler(BaseScheduler):
         self._to_add: list[FrontierRequest] = []
         self._to_ack: list[str] = []
         self._to_release: list[tuple[str, str]] = []
+        self._to_postpone: list[tuple[str, float]] = []  # (lease id, not before)
         self._fetched: list[str] = []
         self._host_delays: dict[str, float] = {}
         # Leases taken but not yet handed to the engine (normally empty).
@@ -237,7 +332,12 @@ class FrontierScheduler(BaseScheduler):
         if not self._redis_ok():
             return
         if not (
-            self._host_delays or self._to_add or self._to_ack or self._to_release or self._fetched
+            self._host_delays
+            or self._to_add
+            or self._to_ack
+            or self._to_release
+            or self._fetched
+            or self._to_postpone
         ):
             return
         try:
@@ -266,6 +366,15 @@ class FrontierScheduler(BaseScheduler):
                     self._inc("frontier/retried", requeued)
                     self._inc("frontier/dead_letters", dead)
                 self._to_release = self._to_release[len(releases) :]
+            if self._to_postpone:
+                postponed = self._to_postpone
+                by_time: dict[float, list[str]] = {}
+                for lease_id, until in postponed:
+                    by_time.setdefault(until, []).append(lease_id)
+                for until, ids in by_time.items():
+                    requeued, _ = self.frontier.release(ids, failed=False, not_before=until)
+                    self._inc("frontier/postponed", requeued)
+                self._to_postpone = self._to_postpone[len(postponed) :]
         except FrontierError as e:
             self._redis_failed(e)
             return
@@ -335,12 +444,12 @@ class FrontierScheduler(BaseScheduler):
                     self.frontier.release(unstarted, failed=False)
                     self._inc("frontier/released", len(unstarted))
                     unstarted = []
-                if not (self._to_add or self._to_ack or self._to_release):
+                if not (self._to_add or self._to_ack or self._to_release or self._to_postpone):
                     break
             except FrontierError as e:
                 self._redis_failed(e)
             time.sleep(min(0.5 * (attempt + 1), 2))
-        if self._to_add or self._to_ack or self._to_release or unstarted:
+        if self._to_add or self._to_ack or self._to_release or self._to_postpone or unstarted:
             logger.error(
                 "Redis frontier unreachable at close: %d links not added (their pages' "
                 "leases will expire and be re-crawled), %d acks pending",
@@ -381,7 +490,15 @@ class FrontierScheduler(BaseScheduler):
     # ------------------------------------------------------------------ the scheduler
 
     def enqueue_request(self, request: Request) -> bool:
-        if request.meta.get(LEASE_META_KEY) is not None:
+        lease_id = request.meta.get(LEASE_META_KEY)
+        if lease_id is not None:
+            until = not_before(request)
+            if until is not None:
+                # Its host's robots.txt is unreachable: back to the frontier, which holds
+                # the host until then for the whole fleet (no attempt counted).
+                self._to_postpone.append((lease_id, until))
+                self._outstanding.discard(lease_id)
+                return True
             # A leased request coming back (RetryMiddleware, a middleware's reschedule):
             # it is ours already, not a new discovery for the dupefilter.
             self._ready.append(request)
@@ -453,7 +570,7 @@ class FrontierScheduler(BaseScheduler):
         return max(1, min(_MAX_LEASE_BATCH, free))
 
     def has_pending_requests(self) -> bool:
-        if self._ready or self._to_add or self._to_release:
+        if self._ready or self._to_add or self._to_release or self._to_postpone:
             return True
         if self.service_mode:
             return True

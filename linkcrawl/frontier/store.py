@@ -1,5 +1,5 @@
 """The Redis data layer of the distributed frontier: dupefilter, per-host queues, politeness
-schedule, leases and dead letters, shared by every worker of a crawl.
+schedule, leases, dead letters and robots.txt answers, shared by every worker of a crawl.
 
 Pure of Scrapy: the scheduler (``linkcrawl.frontier.scheduler``) and the CLI call it.
 Every operation that touches more than one key is one Lua script (``lua/*.lua``, loaded
@@ -40,6 +40,7 @@ from redis.exceptions import (
     TimeoutError as RedisTimeoutError,
 )
 
+from linkcrawl.robotsfetch import RobotsAnswer, decode_answer, encode_answer
 from linkcrawl.urls import fingerprint as url_fingerprint
 from linkcrawl.urls import url_host
 
@@ -369,10 +370,17 @@ class Frontier:
             return leases, now + min(max(c.default_delay, 0.05), 1.0)
         return leases, float(nxt)
 
-    def _finish(self, mode: str, lease_ids: Sequence[str], reason: str = "") -> tuple[int, int]:
+    def _finish(
+        self,
+        mode: str,
+        lease_ids: Sequence[str],
+        reason: str = "",
+        not_before: float | None = None,
+    ) -> tuple[int, int]:
         c = self.config
+        held = "" if not_before is None else repr(float(not_before))
         args = [c.prefix, mode, repr(self._now()), str(c.max_inflight_per_host),
-                str(c.max_attempts), reason, str(EXPIRE_BATCH), *lease_ids]  # fmt: skip
+                str(c.max_attempts), reason, str(EXPIRE_BATCH), held, *lease_ids]  # fmt: skip
         with self._redis(mode):
             done, dead = self._finish_script(args=args)
         return int(done), int(dead)
@@ -394,16 +402,23 @@ class Frontier:
         return self._finish("fetched", lease_ids)[0]
 
     def release(
-        self, lease_ids: Sequence[str], *, failed: bool, reason: str | None = None
+        self,
+        lease_ids: Sequence[str],
+        *,
+        failed: bool,
+        reason: str | None = None,
+        not_before: float | None = None,
     ) -> tuple[int, int]:
         """Give leases back: each request goes to the front of its host's queue for its
         depth. ``failed`` counts an attempt; the attempt that reaches ``max_attempts``
-        sends the request to the dead letters with ``reason`` instead.
+        sends the request to the dead letters with ``reason`` instead. ``not_before``
+        (clock units) holds the hosts of the requeued requests back until then, for the
+        whole fleet (a host whose robots.txt is unreachable).
         Returns (requeued, dead_lettered)."""
         if not lease_ids:
             return 0, 0
         mode = "fail" if failed else "release"
-        return self._finish(mode, lease_ids, _one_line(reason or "failed"))
+        return self._finish(mode, lease_ids, _one_line(reason or "failed"), not_before)
 
     def renew(self, lease_ids: Sequence[str]) -> int:
         """Push the deadline of leases still held to now + ``lease_seconds`` (for work
@@ -441,6 +456,38 @@ class Frontier:
                 self.client.hset(self._keys["delay"], host, repr(float(delay)))
             else:
                 self.client.hdel(self._keys["delay"], host)
+
+    # ------------------------------------------------------------------ robots.txt
+
+    def _robots_key(self, netloc: str, lock: bool = False) -> str:
+        if not netloc or any(c in netloc for c in "\n\r "):
+            raise ValueError(f"bad robots.txt host {netloc!r}")
+        return f"{self.config.prefix}:{'robots_lock' if lock else 'robots'}:{netloc}"
+
+    def robots_answer(self, netloc: str) -> RobotsAnswer | None:
+        """The robots.txt answer a worker stored for ``netloc`` (``scheme://`` left out:
+        the key is the URL's netloc), or ``None`` (none, expired or unreadable)."""
+        with self._redis("robots_answer"):
+            raw = self.client.get(self._robots_key(netloc))
+        return None if raw is None else decode_answer(raw)
+
+    def claim_robots_fetch(self, netloc: str, seconds: float) -> bool:
+        """Claim the fetch of ``netloc``'s robots.txt for ``seconds`` (SET NX): ``True``
+        means this worker fetches it and stores the answer; the others wait for it. A
+        claim that is not followed by :meth:`store_robots_answer` lapses after ``seconds``
+        (a worker that died mid-fetch)."""
+        ms = max(1, int(seconds * 1000))
+        with self._redis("claim_robots_fetch"):
+            return bool(self.client.set(self._robots_key(netloc, lock=True), "1", nx=True, px=ms))
+
+    def store_robots_answer(self, netloc: str, answer: RobotsAnswer, ttl: float) -> None:
+        """Store ``netloc``'s robots.txt answer for ``ttl`` seconds and end the fetch claim,
+        in one transaction: a worker that claims after it finds the answer."""
+        pipe = self.client.pipeline(transaction=True)
+        pipe.set(self._robots_key(netloc), encode_answer(answer), px=max(1, int(ttl * 1000)))
+        pipe.delete(self._robots_key(netloc, lock=True))
+        with self._redis("store_robots_answer"):
+            pipe.execute()
 
     # ------------------------------------------------------------------ workers
 

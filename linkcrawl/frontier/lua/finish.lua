@@ -15,8 +15,11 @@
 --   expire  like fail, for the leases whose deadline has passed (any worker's), with the
 --           reason "lease expired (worker W)".
 -- A host with queued work and a free slot rejoins the ready line at its next release time.
+-- release and fail take a not_before time (empty: none): the host of each lease is not
+-- released again, to any worker, before it (its robots.txt is unreachable until then).
 --
--- ARGV: prefix, mode, now, max_inflight_per_host, max_attempts, reason, limit, ids...
+-- ARGV: prefix, mode, now, max_inflight_per_host, max_attempts, reason, limit, not_before,
+-- ids...
 -- Returns {done, dead}: done = leases acked (ack), slots freed (fetched) or requests
 -- requeued (the other modes).
 local p = ARGV[1]
@@ -25,6 +28,7 @@ local now = tonumber(ARGV[3])
 local cap = tonumber(ARGV[4])
 local max_attempts = tonumber(ARGV[5])
 local reason = ARGV[6]
+local not_before = tonumber(ARGV[8])
 
 local leases, deadlines = p .. ':leases', p .. ':deadlines'
 local ready, nextz, backlog, hif = p .. ':ready', p .. ':next', p .. ':backlog', p .. ':hif'
@@ -34,7 +38,7 @@ if mode == 'expire' then
   ids = redis.call('ZRANGEBYSCORE', deadlines, '-inf', ARGV[3], 'LIMIT', 0, tonumber(ARGV[7]))
 else
   ids = {}
-  for i = 8, #ARGV do
+  for i = 9, #ARGV do
     ids[#ids + 1] = ARGV[i]
   end
 end
@@ -69,6 +73,14 @@ local function requeue(host, depth, entry)
     redis.call('ZADD', p .. ':od:' .. host, depth, depth)
   end
   redis.call('ZINCRBY', backlog, 1, host)
+end
+
+-- Hold the host back until not_before, in the ready line too if it is there already.
+local function hold(host)
+  if tonumber(redis.call('ZSCORE', nextz, host) or '0') < not_before then
+    redis.call('ZADD', nextz, not_before, host)
+  end
+  redis.call('ZADD', ready, 'XX', 'GT', not_before, host)
 end
 
 local done, dead, ended, queued = 0, 0, 0, 0
@@ -124,6 +136,9 @@ for _, id in ipairs(ids) do
           requeue(host, depth, entry)
           queued = queued + 1
           done = done + 1
+          if not_before then
+            hold(host)
+          end
         end
       end
     end
