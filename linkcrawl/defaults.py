@@ -123,7 +123,17 @@ AUTHORITY_HARMONIC_MIN_SOURCES = 256
 # Seed of the random sample of harmonic sources (the output is reproducible).
 AUTHORITY_HARMONIC_SEED = 0
 
-# --- Sitemaps (linkcrawl/sitemaps.py) -----------------------------------------------
+# --- Sitemaps (linkcrawl/sitemaps.py, docs/sitemaps.md) -------------------------------
+# Read sitemaps in the crawl: request the ones SITEMAP_DISCOVERY finds, record their entries.
+SITEMAP_ENABLED = True
+# Where a host's sitemaps are looked for once its robots.txt is read: robots (its
+# Sitemap: lines), robots+default (also /sitemap.xml when robots.txt names none), off.
+SITEMAP_DISCOVERY = "robots"
+# Levels of sitemap index files below a discovered sitemap whose children are fetched
+# (0: an index's entries are recorded as edges, its child sitemaps not fetched).
+SITEMAP_MAX_DEPTH = 2
+# Most sitemap files one worker requests per host (0 = no limit): an index fan-out guard.
+SITEMAP_MAX_FILES_PER_HOST = 1000
 # Most entries read from one sitemap file; the rest is dropped (sitemaps.org: 50,000).
 SITEMAP_MAX_URLS = 50_000
 # Most bytes read from one sitemap, after gzip decompression (sitemaps.org: 50 MiB).

@@ -13,8 +13,9 @@ if TYPE_CHECKING:
 
 @dataclass(slots=True)
 class PageItem:
-    """A fetch result. ``facts`` is set for parsed HTML, ``redirect`` for a 3xx hop;
-    ``status`` is None when the download itself failed (``fetch_error`` says why)."""
+    """A fetch result. ``facts`` is set for parsed HTML, ``redirect`` for a 3xx hop,
+    ``sitemap_links`` for a sitemap; ``status`` is None when the download itself failed
+    (``fetch_error`` says why)."""
 
     url: str
     fetch_time: datetime
@@ -25,5 +26,7 @@ class PageItem:
     size: int | None = None
     facts: PageFacts | None = None
     redirect: Link | None = None
+    # the entries of a sitemap (link_type "sitemap"), when the response was read as one
+    sitemap_links: list[Link] | None = None
     # Redis frontier lease to acknowledge once this item's rows are committed
     lease_id: str | None = None

@@ -58,6 +58,7 @@ from linkcrawl.urls import DEFAULT_STRIP_QUERY_PARAMS, UnsupportedScheme, URLErr
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
+    from datetime import datetime
 
     from selectolax.lexbor import LexborNode
 
@@ -74,7 +75,8 @@ __all__ = [
     "redirect_link",
 ]
 
-LINK_TYPES = ("a", "area", "redirect", "canonical", "refresh")
+# "sitemap": an entry of a sitemap file (the spider makes these, not extract()).
+LINK_TYPES = ("a", "area", "redirect", "canonical", "refresh", "sitemap")
 
 #: Page titles longer than this many characters are cut.
 TITLE_MAX_CHARS = 512
@@ -124,6 +126,7 @@ class Link:
     image: bool  # an <a> that contains an <img>
     position: int | None  # 0-based among the page's a/area links; None for other types
     http_status: int | None = None  # redirect edges only
+    lastmod: datetime | None = None  # sitemap edges only: the entry's <lastmod>, UTC
 
 
 @dataclass(slots=True)

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "1"
+# "2": edges gained ``lastmod`` and the ``sitemap`` link type (version 1 files lack both).
+SCHEMA_VERSION = "2"
 PARTITION_COLUMN = "crawl_id"
 TABLES = ("edges", "pages")
 
@@ -41,7 +42,7 @@ EDGES_SCHEMA = _schema(
         pa.field("target_id", pa.int64(), nullable=False),
         pa.field("target_host", pa.string(), nullable=False),
         pa.field("target_domain", pa.string(), nullable=False),
-        # a | area | redirect | canonical | refresh
+        # a | area | redirect | canonical | refresh | sitemap
         pa.field("link_type", pa.string(), nullable=False),
         pa.field("anchor_text", pa.string(), nullable=True),
         pa.field("rel", pa.list_(pa.field("item", pa.string(), nullable=False)), nullable=False),
@@ -58,6 +59,8 @@ EDGES_SCHEMA = _schema(
         pa.field("position", pa.int32(), nullable=True),
         # HTTP status of a redirect edge; null for other types
         pa.field("http_status", pa.int16(), nullable=True),
+        # <lastmod> of a sitemap entry (UTC); null when absent or invalid, and for other types
+        pa.field("lastmod", _TIMESTAMP, nullable=True),
     ],
 )
 

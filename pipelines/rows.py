@@ -26,6 +26,8 @@ def page_links(item: PageItem) -> list[Link]:
     """Every link record the page contributes to the edges table."""
     if item.redirect is not None:
         return [item.redirect]
+    if item.sitemap_links is not None:
+        return item.sitemap_links
     if item.facts is not None:
         return item.facts.links
     return []
@@ -59,6 +61,7 @@ def edge_rows(item: PageItem) -> list[Row]:
                 "internal": source.host == target.host,
                 "position": link.position,
                 "http_status": link.http_status,
+                "lastmod": link.lastmod,
             }
         )
     return rows

@@ -13,6 +13,7 @@ import sys
 import tempfile
 import urllib.request
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # One web for the integration tests: every feature of the test web, small enough to
 # crawl in seconds.
 IT_CONFIG = TestWebConfig(pages=1000, hosts=12, seed=7)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -193,10 +195,19 @@ def crawl(testweb: WebServer, tmp_path_factory: pytest.TempPathFactory) -> Crawl
     return Crawl.finished(root / "out", result, testweb)
 
 
+def epoch_us(value: datetime | int | None) -> int | None:
+    """A timestamp as microseconds since the epoch (DuckDB's ``epoch_us``), None as None."""
+    if isinstance(value, datetime):
+        return (value - EPOCH) // timedelta(microseconds=1)
+    return value
+
+
 def edge_key(row: dict[str, Any]) -> tuple[Any, ...]:
-    """The fields of an edge row that the test web knows, as a comparable tuple."""
+    """The fields of an edge row that the test web knows, as a comparable tuple
+    (``lastmod`` a datetime, or microseconds as DuckDB's ``epoch_us`` gives it)."""
     return (
         row["source_url"], row["target_url"], row["link_type"], row["anchor_text"],
         tuple(row["rel"]), row["nofollow"], row["sponsored"], row["ugc"],
         row["page_nofollow"], row["image"], row["position"], row["http_status"],
+        epoch_us(row["lastmod"]),
     )  # fmt: skip

@@ -376,6 +376,18 @@ def test_sitemap_rows_make_their_targets_nodes_and_pass_nothing(tmp_path: Path) 
     assert summary["counts"]["rows_read"] == sum(d.values()) + summary["counts"]["edges_kept"]
 
 
+def test_schema_version_1_files_are_read(tmp_path: Path) -> None:
+    # version 1: no lastmod column, no sitemap rows; the job reads it as version 2
+    write_edges(tmp_path, [edge(A, B), edge(B, A), edge(B, C)])
+    for path in (tmp_path / "edges").rglob("*.parquet"):
+        table = pq.read_table(path).drop_columns(["lastmod"])
+        meta = {**table.schema.metadata, b"linkcrawl.schema_version": b"1"}
+        pq.write_table(table.replace_schema_metadata(meta), path)
+    summary, t = authority(tmp_path)
+    assert summary["counts"]["edges_kept"] == 3
+    assert_pagerank(t["pages"], nx_pagerank([A, B, C], [(A, B), (B, A), (B, C)]))
+
+
 # --- rule 4: rel and internal policies ------------------------------------------------------
 
 IN1, IN2 = "http://a.test/1", "http://a.test/2"

@@ -121,7 +121,10 @@ def read_edges(out: Path, *, latest: bool) -> Counter[tuple[Any, ...]]:
     con = duckdb.connect()
     raw = f"SELECT * FROM read_parquet('{out}/edges/*/*.parquet', hive_partitioning=true)"
     sql = latest_sql(out, "edges") if latest else raw
-    cur = con.execute(f"SELECT * EXCLUDE (fetch_time) FROM ({sql})")
+    # timestamps as integers: DuckDB turns TIMESTAMPTZ into Python values only with pytz
+    cur = con.execute(
+        f"SELECT * EXCLUDE (fetch_time, lastmod), epoch_us(lastmod) AS lastmod FROM ({sql})"
+    )
     cols = [d[0] for d in cur.description]
     rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
     return Counter(edge_key(r) for r in rows)

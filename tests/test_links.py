@@ -837,7 +837,7 @@ def test_empty_and_non_html_bodies() -> None:
 
 
 def test_link_types_constant() -> None:
-    assert LINK_TYPES == ("a", "area", "redirect", "canonical", "refresh")
+    assert LINK_TYPES == ("a", "area", "redirect", "canonical", "refresh", "sitemap")
 
 
 # ----------------------------------------------------------------------- hostile markup

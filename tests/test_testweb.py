@@ -9,6 +9,7 @@ against the generator's own bookkeeping.
 
 from __future__ import annotations
 
+import gzip
 import http.client
 import json
 import re
@@ -20,7 +21,9 @@ import time
 import tracemalloc
 import urllib.error
 import urllib.request
+import xml.etree.ElementTree as ET
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
@@ -152,6 +155,59 @@ def link_header_canonical(value: str) -> str | None:
             if key.lower() == "rel" and "canonical" in val.strip('"').lower().split():
                 return m[1]
     return None
+
+
+def reference_sitemap(url: str, body: bytes) -> list[tuple[str, datetime | None]]:
+    """(target, lastmod) of each entry the crawler keeps (docs/sitemaps.md), read with the
+    standard library's XML parser rather than linkcrawl's: entries on other hosts and
+    lines that are no absolute URL are dropped, reading stops at the first XML error."""
+    if body[:2] == b"\x1f\x8b":
+        body = gzip.decompress(body)
+    out: list[tuple[str, datetime | None]] = []
+
+    def keep(loc: str, lastmod: str | None, relative: bool) -> None:
+        if not relative and "://" not in loc:
+            return
+        try:
+            target = canonical(loc.strip(), url)
+        except NotEmitted:
+            return
+        if host_of(target) != host_of(url):
+            return
+        when = None
+        if lastmod is not None:
+            try:
+                when = datetime.fromisoformat(lastmod.strip())
+            except ValueError:
+                when = None
+            if when is not None:
+                when = when.replace(tzinfo=when.tzinfo or UTC).astimezone(UTC)
+        out.append((target, when))
+
+    if not body.lstrip().startswith(b"<"):
+        for line in body.decode().splitlines():
+            if line.strip():
+                keep(line, None, relative=False)
+        return out
+    parser = ET.XMLPullParser(events=("start", "end"))
+    depth, fields = 0, {}
+    try:
+        for line in body.splitlines(keepends=True):  # events up to the first error
+            parser.feed(line)
+            for event, elem in parser.read_events():
+                if event == "start":
+                    depth += 1
+                    continue
+                depth -= 1
+                local = elem.tag.rpartition("}")[2]
+                if depth == 2 and elem.tag.startswith("{http://www.sitemaps.org/"):
+                    fields[local] = elem.text or ""
+                elif depth == 1:
+                    keep(fields.get("loc", ""), fields.get("lastmod"), relative=True)
+                    fields = {}
+    except ET.ParseError:
+        pass
+    return out
 
 
 def reference_edges(
@@ -353,6 +409,7 @@ def test_link_features_are_present(edges: list[ExpectedEdge]) -> None:
         "canonical",
         "refresh",
         "redirect",
+        "sitemap",
     }
 
 
@@ -481,6 +538,12 @@ def test_expected_edges_match_a_reference_extraction(
         location = response.header("Location")
         if 300 <= page.status < 400 and location:
             got[(url, canonical(location, url), "redirect", None, (), False, False, None)] += 1
+        elif page.status // 100 == 2 and page.kind == "sitemap":
+            entries = reference_sitemap(url, response.read())
+            got.update((url, target, "sitemap", None, (), False, False, None)
+                       for target, _ in entries)  # fmt: skip
+            want_lastmod = [(e.target_url, e.lastmod) for e in edges if e.source_url == url]
+            assert entries == want_lastmod, url
         elif page.status // 100 == 2 and page.content_type in HTML_TYPES:
             found, nofollow = reference_edges(url, response.headers, response.read())
             got.update(found)
@@ -529,6 +592,35 @@ def test_expected_pages_and_edges_are_consistent(
                 or not web.robots_allowed(e.target_url)
                 or web.is_trap(e.target_url)
             ), e
+
+
+def test_sitemap_discovery_changes_the_expected_pages(
+    web: TestWeb, pages: dict[str, ExpectedPage], edges: list[ExpectedEdge]
+) -> None:
+    host = "site-06.test"
+    named = Protego.parse(web.robots_txt(host)).sitemaps
+    assert len(list(named)) == 4  # the index twice, spelt two ways
+    assert web.sitemap_urls(host) == [
+        f"http://{host}/sitemaps/{name}" for name in ("index.xml", "pages.txt", "broken.xml")
+    ]
+    sitemaps = {url for url, page in pages.items() if page.kind == "sitemap"}
+    orphans = {url for url, page in pages.items() if page.kind == "orphan"}
+    assert len(sitemaps) == 5 and len(orphans) == 3
+    # no link reaches a sitemap or an orphan: only sitemap edges do
+    linked = {e.target_url for e in edges if e.link_type != "sitemap"}
+    assert not linked & (sitemaps | orphans)
+    assert {e.source_url for e in edges if e.link_type == "sitemap"} == sitemaps
+    assert {p.depth for u, p in pages.items() if u in orphans} == {1, 2}
+    off = web.expected_pages(sitemaps="off")
+    assert set(off) == set(pages) - sitemaps - orphans
+    assert not [e for e in web.expected_edges(list(off)) if e.link_type == "sitemap"]
+    default = web.expected_pages(sitemaps="robots+default")
+    added = set(default) - set(pages)
+    probed = {f"http://{h}/sitemap.xml" for h in web.hosts if h != host}
+    assert added == probed | {"http://site-02.test/orphan/default-sitemap"}
+    assert [u for u in probed if default[u].status != 404] == ["http://site-02.test/sitemap.xml"]
+    with pytest.raises(ValueError, match="discovery"):
+        web.sitemap_urls(host, "sometimes")
 
 
 def test_nofollow_switches_change_the_expected_pages(

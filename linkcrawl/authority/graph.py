@@ -63,7 +63,8 @@ __all__ = [
 ]
 
 #: ``edges`` schema versions this module reads.
-READABLE_SCHEMA_VERSIONS = frozenset({SCHEMA_VERSION})
+# Version 1 differs only by what this job does not read (no ``lastmod``, no sitemap rows).
+READABLE_SCHEMA_VERSIONS = frozenset({"1", SCHEMA_VERSION})
 
 # link_type codes, in bits 2-4 of a row's flags byte. The fold types are in priority
 # order: when a page has several fold edges, a redirect wins over a refresh over a

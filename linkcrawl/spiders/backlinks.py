@@ -8,12 +8,22 @@ The rules it applies are in docs/rules.md; the work is done by pure functions in
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import scrapy
+from scrapy import signals
 from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
 
+from linkcrawl.discovery import (
+    DISCOVERY_MODES,
+    host_sitemaps,
+    looks_like_sitemap,
+    malformation,
+    robots_sitemap_lines,
+    sitemap_links,
+)
 from linkcrawl.fingerprint import URL_META_KEY
 from linkcrawl.frontier.meta import ATTEMPTS_META_KEY, LEASE_META_KEY, redis_url
 from linkcrawl.items import PageItem
@@ -28,7 +38,8 @@ from linkcrawl.policy import (
     stop_on_user_error,
 )
 from linkcrawl.signals import lease_failed, lease_finished
-from linkcrawl.urls import node_id
+from linkcrawl.sitemaps import HOST_RULES, Sitemap, parse_sitemap
+from linkcrawl.urls import URLError, node_id, url_host
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -36,6 +47,7 @@ if TYPE_CHECKING:
 
     from scrapy.crawler import Crawler
     from scrapy.http import Response
+    from scrapy.settings import BaseSettings
     from twisted.python.failure import Failure
 
 logger = logging.getLogger(__name__)
@@ -44,6 +56,9 @@ _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 # Node ids of URLs this process has sent to the scheduler, to skip building requests the
 # dupefilter would drop (most links of a crawl). A cache: emptied when it reaches this size.
 _SENT_CACHE_MAX = 1 << 18  # ~15 MB
+# Sitemap URLs requested and not yet read, and sitemap files requested per host: emptied
+# at this size (a forgotten XML sitemap is still recognised by its content).
+_SITEMAP_CACHE_MAX = 1 << 16
 
 
 def _headers(response: Response) -> dict[str, list[str]]:
@@ -62,11 +77,24 @@ def _first(headers: dict[str, list[str]], name: str) -> str | None:
 class BacklinksSpider(scrapy.Spider):
     """Crawls from seeds and yields one ``PageItem`` per fetched URL.
 
+    Sitemaps (docs/sitemaps.md): when a host's robots.txt has been read (Scrapy's
+    ``robots_parsed`` signal) the sitemaps it names are requested like seeds (depth 0,
+    through the dupefilter); a response that is a sitemap becomes a page row whose
+    entries are edges of type ``sitemap``, and its URLs (pages, or child sitemaps of an
+    index) are followed like links.
+
     Settings: ``LINKCRAWL_SCOPE``, ``LINKCRAWL_ALLOWED_DOMAINS``,
     ``LINKCRAWL_FOLLOW_NOFOLLOW``, ``LINKCRAWL_OBEY_META_ROBOTS``,
-    ``LINKCRAWL_STRIP_QUERY_PARAMS``, ``LINKCRAWL_ANCHOR_MAX_CHARS``, ``LINKCRAWL_BOT_NAME``.
+    ``LINKCRAWL_STRIP_QUERY_PARAMS``, ``LINKCRAWL_ANCHOR_MAX_CHARS``, ``LINKCRAWL_BOT_NAME``,
+    ``SITEMAP_ENABLED``, ``SITEMAP_DISCOVERY``, ``SITEMAP_MAX_DEPTH``,
+    ``SITEMAP_MAX_FILES_PER_HOST``, ``SITEMAP_MAX_URLS``, ``SITEMAP_MAX_BYTES``,
+    ``SITEMAP_HOST_RULE``.
     Stats: ``links/extracted``, ``links/followed``, ``pages/parsed``, ``pages/redirects``,
-    ``pages/not_html``, ``pages/errors``, ``pages/fetch_errors``.
+    ``pages/not_html``, ``pages/errors``, ``pages/fetch_errors``; ``sitemaps/discovered``,
+    ``sitemaps/read/<kind>``, ``sitemaps/page_urls``, ``sitemaps/child_sitemaps``,
+    ``sitemaps/malformed``, ``sitemaps/truncated``, ``sitemaps/not_a_sitemap``,
+    ``sitemaps/problems``, ``sitemaps/entries_skipped``, ``sitemaps/depth_limited``,
+    ``sitemaps/host_limit_dropped``, ``sitemaps/out_of_scope``.
     """
 
     name = "backlinks"
@@ -85,8 +113,26 @@ class BacklinksSpider(scrapy.Spider):
         self.max_attempts = 3
         self.depth_limit = 0
         self.url_length_limit = 0
+        self.sitemaps_enabled = False
+        self.sitemap_discovery = "off"
+        self.sitemap_max_depth = 0
+        self.sitemap_max_files = 0
+        self.sitemap_max_urls = 0
+        self.sitemap_max_bytes = 0
+        self.sitemap_host_rule = "host"
+        # download_maxsize of a sitemap request (0 = Scrapy's DOWNLOAD_MAXSIZE applies)
+        self.sitemap_download_maxsize = 0
         # node ids (the dupefilter's key) of URLs already in the scheduler's dupefilter
         self._sent: set[int] = set()
+        # node ids of sitemap URLs requested and not read yet; of those named by another
+        # host's robots.txt, that host (its entries may be on it: cross-submission)
+        self._sitemaps: set[int] = set()
+        self._sitemap_robots_host: dict[int, str] = {}
+        # sitemap files requested per host (SITEMAP_MAX_FILES_PER_HOST)
+        self._sitemap_files: Counter[str] = Counter()
+        # hosts whose sitemaps were looked for (robots.txt read, or none to read)
+        self._discovered_hosts: set[str] = set()
+        self._logged: set[str] = set()
         # One bound method each for every request: Scrapy caches its per-callback checks
         # (WARN_ON_GENERATOR_RETURN_VALUE reads the source) by weak reference to it.
         self._callback = self.parse
@@ -104,6 +150,7 @@ class BacklinksSpider(scrapy.Spider):
             spider.max_attempts = s.getint("FRONTIER_MAX_ATTEMPTS")
             spider.depth_limit = s.getint("DEPTH_LIMIT")
             spider.url_length_limit = s.getint("URLLENGTH_LIMIT")
+            spider.configure_sitemaps(s)
             redis_mode = bool(redis_url(s))
             # With a Redis frontier, seeds usually come from `linkcrawl seed`.
             spider.seed_urls = load_seeds(
@@ -121,7 +168,38 @@ class BacklinksSpider(scrapy.Spider):
             )
         except PolicyError as e:
             stop_on_user_error(e)
+        if spider.sitemap_discovery != "off":
+            crawler.signals.connect(spider.on_robots_parsed, signal=signals.robots_parsed)
         return spider
+
+    def configure_sitemaps(self, s: BaseSettings) -> None:
+        """Read the ``SITEMAP_*`` settings; PolicyError names a bad value."""
+        self.sitemaps_enabled = s.getbool("SITEMAP_ENABLED")
+        self.sitemap_discovery = str(s["SITEMAP_DISCOVERY"]).strip().lower()
+        if self.sitemap_discovery not in DISCOVERY_MODES:
+            raise PolicyError(
+                f"SITEMAP_DISCOVERY {s['SITEMAP_DISCOVERY']!r} is not one of "
+                f"{', '.join(sorted(DISCOVERY_MODES))}"
+            )
+        if not self.sitemaps_enabled:
+            self.sitemap_discovery = "off"
+        self.sitemap_host_rule = str(s["SITEMAP_HOST_RULE"]).strip().lower()
+        if self.sitemap_host_rule not in HOST_RULES:
+            raise PolicyError(
+                f"SITEMAP_HOST_RULE {s['SITEMAP_HOST_RULE']!r} is not one of "
+                f"{', '.join(sorted(HOST_RULES))}"
+            )
+        self.sitemap_max_depth = s.getint("SITEMAP_MAX_DEPTH")
+        self.sitemap_max_files = s.getint("SITEMAP_MAX_FILES_PER_HOST")
+        self.sitemap_max_urls = s.getint("SITEMAP_MAX_URLS")
+        self.sitemap_max_bytes = s.getint("SITEMAP_MAX_BYTES")
+        if self.sitemap_max_urls < 1 or self.sitemap_max_bytes < 1:
+            raise PolicyError("SITEMAP_MAX_URLS and SITEMAP_MAX_BYTES must be at least 1")
+        # A sitemap may be bigger than a page (50 MiB uncompressed, sitemaps.org) but the
+        # download itself stays bounded; DOWNLOAD_MAXSIZE = 0 means no limit at all.
+        maxsize = s.getint("DOWNLOAD_MAXSIZE")
+        if maxsize and self.sitemap_max_bytes > maxsize:
+            self.sitemap_download_maxsize = self.sitemap_max_bytes
 
     def request_for(
         self, url: str, *, depth: int | None = None, lease: tuple[str, int] | None = None
@@ -131,6 +209,8 @@ class BacklinksSpider(scrapy.Spider):
         # Our requests see every status and never follow redirects in the downloader: each
         # hop must become a page row and a redirect edge (robots.txt fetches still do).
         meta: dict[str, Any] = {"dont_redirect": True, URL_META_KEY: url}
+        if self.sitemap_download_maxsize and self._sitemaps and node_id(url) in self._sitemaps:
+            meta["download_maxsize"] = meta["download_warnsize"] = self.sitemap_download_maxsize
         if depth is not None:
             meta["depth"] = depth
         if lease is not None:
@@ -157,6 +237,138 @@ class BacklinksSpider(scrapy.Spider):
                 sent.add(key)
             yield url
 
+    def _log_once(self, key: str, message: str, *args: Any) -> None:
+        if key not in self._logged:
+            self._logged.add(key)
+            logger.info(message, *args)
+
+    # ------------------------------------------------------------------ sitemaps
+
+    def on_robots_parsed(self, robotparser: object, request: scrapy.Request, **_: Any) -> None:
+        """This worker has read a host's robots.txt (before its first request to the host):
+        request the host's sitemaps. In Redis mode every worker does so, and the shared
+        dupefilter keeps one request of each."""
+        host_url = request.meta.get(URL_META_KEY) or request.url
+        self._request_sitemaps(host_url, robots_sitemap_lines(robotparser))
+
+    def _request_sitemaps(self, host_url: str, robots_lines: list[str]) -> None:
+        """Request the sitemaps of ``host_url``'s host (SITEMAP_DISCOVERY), as seeds are."""
+        try:
+            robots_host = url_host(host_url)
+        except (URLError, ValueError):
+            return
+        if len(self._discovered_hosts) >= _SITEMAP_CACHE_MAX:
+            self._discovered_hosts.clear()
+        self._discovered_hosts.add(robots_host)
+        found = host_sitemaps(robots_lines, host_url, self.sitemap_discovery)
+        urls = [url for url in found if self._add_sitemap(url, robots_host)]
+        engine = self.crawler.engine
+        for url in self._unsent(urls, 0):
+            self._inc("sitemaps/discovered")
+            try:
+                # depth 0: a sitemap is an entry point, as a seed is
+                engine.crawl(self.request_for(url, depth=0))
+            except RuntimeError:
+                return  # the spider is closing
+
+    def _add_sitemap(self, url: str, robots_host: str | None) -> bool:
+        """Note ``url`` as a sitemap to request; False when scope or the per-host file
+        limit forbids it."""
+        key = node_id(url)
+        if key in self._sitemaps:
+            return True
+        if not self.policy.in_scope(url):
+            self._inc("sitemaps/out_of_scope")
+            return False
+        host = url_host(url)
+        if len(self._sitemaps) >= _SITEMAP_CACHE_MAX:
+            self._sitemaps.clear()
+            self._sitemap_robots_host.clear()
+        if len(self._sitemap_files) >= _SITEMAP_CACHE_MAX:
+            self._sitemap_files.clear()
+        if self.sitemap_max_files and self._sitemap_files[host] >= self.sitemap_max_files:
+            self._inc("sitemaps/host_limit_dropped")
+            self._log_once(
+                f"sitemap-host:{host}",
+                "Host %s reached SITEMAP_MAX_FILES_PER_HOST=%d; further sitemaps dropped",
+                host,
+                self.sitemap_max_files,
+            )
+            return False
+        self._sitemap_files[host] += 1
+        self._sitemaps.add(key)
+        if robots_host is not None and robots_host != host:
+            self._sitemap_robots_host[key] = robots_host
+        return True
+
+    def _read_sitemap(self, url: str, body: bytes, html: bool) -> Sitemap | None:
+        """The response body read as a sitemap, when ``url`` was requested as one or an
+        XML sitemap is what came back; None otherwise (it is then handled as a page)."""
+        if not self.sitemaps_enabled:
+            return None
+        key = node_id(url)
+        known = key in self._sitemaps
+        if not known and (html or not looks_like_sitemap(body)):
+            return None
+        self._sitemaps.discard(key)
+        robots_host = self._sitemap_robots_host.get(key)
+        sitemap = parse_sitemap(
+            body,
+            url,
+            max_bytes=self.sitemap_max_bytes,
+            max_urls=self.sitemap_max_urls,
+            host_rule=self.sitemap_host_rule,
+            robots_hosts=() if robots_host is None else (robots_host,),
+        )
+        # Cut at SITEMAP_MAX_BYTES, XML always ends early: that is the limit, not the file.
+        broken = None if sitemap.truncated else malformation(sitemap)
+        if broken is not None:
+            self._inc("sitemaps/malformed")
+            logger.warning(
+                "Malformed sitemap %s (%d entries read before the error): %s",
+                url,
+                len(sitemap.entries),
+                broken,
+            )
+        if sitemap.kind == "unknown":
+            self._sitemap_robots_host.pop(key, None)
+            self._inc("sitemaps/not_a_sitemap")
+            if broken is None:
+                logger.info("Not read as a sitemap: %s (%s)", url, "; ".join(sitemap.problems[:1]))
+            return None
+        self._inc(f"sitemaps/read/{sitemap.kind}")
+        if sitemap.truncated:
+            self._inc("sitemaps/truncated")
+            logger.info("Sitemap %s cut at a limit: %s", url, sitemap.problems[-1])
+        if sitemap.skipped:
+            self._inc("sitemaps/entries_skipped", sitemap.skipped)
+        if sitemap.problems:
+            self._inc("sitemaps/problems", len(sitemap.problems))
+            logger.debug("Sitemap %s: %s", url, "; ".join(sitemap.problems[:10]))
+        return sitemap
+
+    def _sitemap_follow(self, sitemap: Sitemap, depth: int) -> list[str]:
+        """The URLs of a sitemap to request: its pages, or its child sitemaps while the
+        index is less than ``SITEMAP_MAX_DEPTH`` levels deep (its crawl depth)."""
+        # the host whose robots.txt named it: its child sitemaps may list that host too
+        robots_host = self._sitemap_robots_host.pop(node_id(sitemap.url), None)
+        urls = [url for url in dict.fromkeys(sitemap.urls) if self.policy.in_scope(url)]
+        if sitemap.kind != "sitemapindex":
+            self._inc("sitemaps/page_urls", len(sitemap.entries))
+            return urls
+        self._inc("sitemaps/child_sitemaps", len(sitemap.entries))
+        if depth >= self.sitemap_max_depth:
+            self._inc("sitemaps/depth_limited", len(urls))
+            self._log_once(
+                "sitemap-depth",
+                "Sitemap index %s is at SITEMAP_MAX_DEPTH=%d: its child sitemaps are "
+                "recorded, not fetched (logged once)",
+                sitemap.url,
+                self.sitemap_max_depth,
+            )
+            return []
+        return [url for url in urls if self._add_sitemap(url, robots_host)]
+
     async def start(self) -> AsyncIterator[Any]:
         # Seeds go through the dupefilter like any link: a seed linked back is not refetched.
         for url in self._unsent(self.seed_urls, 0):
@@ -179,6 +391,9 @@ class BacklinksSpider(scrapy.Spider):
         )
         follow: list[str] = []
         location = _first(headers, "location")
+        ok = 200 <= response.status < 300
+        html = ok and is_html(content_type, response.body)
+        sitemap = self._read_sitemap(url, response.body, html) if ok else None
         if response.status in _REDIRECT_STATUSES and location:
             item.redirect = redirect_link(
                 url, location, response.status, strip_params=self.strip_params
@@ -186,7 +401,14 @@ class BacklinksSpider(scrapy.Spider):
             self._inc("pages/redirects")
             if item.redirect is not None and self.policy.follows(item.redirect):
                 follow.append(item.redirect.target_url)
-        elif 200 <= response.status < 300 and is_html(content_type, response.body):
+                if self._sitemaps and node_id(url) in self._sitemaps:
+                    # a moved sitemap: its new place is read as one too
+                    self._sitemaps.discard(node_id(url))
+                    self._add_sitemap(item.redirect.target_url, None)
+        elif sitemap is not None:
+            item.sitemap_links = sitemap_links(sitemap)
+            follow = self._sitemap_follow(sitemap, depth)
+        elif html:
             item.facts = facts = extract(
                 response.body,
                 url,
@@ -198,11 +420,17 @@ class BacklinksSpider(scrapy.Spider):
             self._inc("pages/parsed")
             self._inc("links/extracted", len(facts.links))
             follow = self.policy.to_follow(facts)
-        elif 200 <= response.status < 300:
+        elif ok:
             self._inc("pages/not_html")
         else:
             self._inc("pages/errors")
         yield item
+        if self.sitemap_discovery == "robots+default":
+            # No robots_parsed for this host (robots.txt missing, or not obeyed): its
+            # default sitemap is still worth a look.
+            host = url_host(url)
+            if host not in self._discovered_hosts:
+                self._request_sitemaps(url, [])
         self._inc("links/followed", len(follow))
         for url in self._unsent(follow, depth + 1):
             yield self.request_for(url)

@@ -16,6 +16,7 @@ crawler obeying ``docs/rules.md`` must find, without calling ``linkcrawl.urls`` 
 from __future__ import annotations
 
 import contextlib
+import gzip
 import html
 import itertools
 import math
@@ -25,6 +26,7 @@ import struct
 import zlib
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ANCHOR_MAX_CHARS",
     "BOT_NAME",
+    "SITEMAP_DISCOVERY_MODES",
     "ExpectedEdge",
     "ExpectedPage",
     "TestResponse",
@@ -72,6 +75,12 @@ SLOW_HOST: Final = "slow.test"
 
 # Host roles: index in TestWeb.hosts of the host that carries each group of fixtures.
 ZOO, REDIRECTS, CANONICAL, WWW, BLOG, IDN, FILES, TRAP = range(8)
+#: The host whose robots.txt names sitemaps (index, gzip, text, malformed) and the host
+#: that serves one at the default place ``/sitemap.xml`` without naming it.
+SITEMAP_HOST: Final = FILES
+DEFAULT_SITEMAP_HOST: Final = CANONICAL
+#: ``SITEMAP_DISCOVERY`` values :meth:`TestWeb.expected_pages` understands.
+SITEMAP_DISCOVERY_MODES: Final = ("off", "robots", "robots+default")
 
 _HTML_UTF8: Final = "text/html; charset=utf-8"
 _ASCII_WS: Final = " \t\n\f\r"
@@ -209,7 +218,7 @@ class ExpectedEdge:
 
     source_url: str
     target_url: str
-    link_type: str  # a | area | canonical | refresh | redirect
+    link_type: str  # a | area | canonical | refresh | redirect | sitemap
     anchor_text: str | None
     rel: tuple[str, ...]
     nofollow: bool
@@ -219,6 +228,7 @@ class ExpectedEdge:
     image: bool
     position: int | None
     http_status: int | None
+    lastmod: datetime | None = None  # a sitemap entry's <lastmod>, UTC
 
 
 # --- internal building blocks ------------------------------------------------------------
@@ -248,6 +258,7 @@ class _Edge:
     rel: tuple[str, ...] = ()
     image: bool = False
     http_status: int | None = None
+    lastmod: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -726,7 +737,28 @@ class TestWeb:
             lines += ["Disallow: /members/", "Allow: /members/welcome"]
         if host == SLOW_HOST:
             lines.append(f"Crawl-delay: {SLOW_HOST_CRAWL_DELAY}")
+        if h == SITEMAP_HOST:
+            # the index twice (once spelt otherwise), a relative line, a malformed file
+            lines += [
+                "",
+                f"Sitemap: http://{host}/sitemaps/index.xml",
+                "Sitemap: /sitemaps/pages.txt",
+                f"sitemap: HTTP://{host.upper()}:80/sitemaps/index.xml",
+                f"Sitemap: http://{host}/sitemaps/broken.xml",
+            ]
         return "\n".join(lines) + "\n"
+
+    def sitemap_urls(self, host: str, discovery: str = "robots") -> list[str]:
+        """The canonical URLs of the sitemaps a crawl requests for ``host`` once its
+        robots.txt is read, under ``SITEMAP_DISCOVERY = discovery``."""
+        if discovery not in SITEMAP_DISCOVERY_MODES:
+            raise ValueError(f"discovery must be one of {SITEMAP_DISCOVERY_MODES}")
+        if discovery == "off":
+            return []
+        if self._index[host] == SITEMAP_HOST:
+            names = ("index.xml", "pages.txt", "broken.xml")
+            return [f"http://{host}/sitemaps/{name}" for name in names]
+        return [f"http://{host}/sitemap.xml"] if discovery == "robots+default" else []
 
     def robots_allowed(self, url: str) -> bool:
         """Whether robots.txt lets :data:`BOT_NAME` fetch ``url``."""
@@ -761,14 +793,26 @@ class TestWeb:
         return TestResponse(spec.status, list(spec.headers), spec.body)
 
     def expected_pages(
-        self, *, follow_nofollow: bool = True, obey_meta_robots: bool = True
+        self,
+        *,
+        follow_nofollow: bool = True,
+        obey_meta_robots: bool = True,
+        sitemaps: str = "robots",
     ) -> dict[str, ExpectedPage]:
         """Canonical URL -> :class:`ExpectedPage` for every non-trap URL a crawl from
-        :meth:`seeds` with scope ``all`` and no depth/host limits fetches."""
+        :meth:`seeds` with scope ``all`` and no depth/host limits fetches.
+
+        ``sitemaps`` is the crawl's ``SITEMAP_DISCOVERY``: every host is crawled, so the
+        sitemaps of every host (:meth:`sitemap_urls`) are requested, at depth 0 like the
+        seeds, and their entries followed like links."""
         pages: dict[str, ExpectedPage] = {}
         seen: set[str] = set()
         queue: deque[tuple[str, int]] = deque()
-        for seed in self.seeds():
+        entry_points = [
+            *self.seeds(),
+            *(u for h in self.hosts for u in self.sitemap_urls(h, sitemaps)),
+        ]
+        for seed in entry_points:
             if seed not in seen:
                 seen.add(seed)
                 queue.append((seed, 0))
@@ -807,7 +851,8 @@ class TestWeb:
     def expected_edges(self, pages: Iterable[str] | None = None) -> list[ExpectedEdge]:
         """Every edge the extractor emits for the fetched ``pages`` (canonical URLs; default
         :meth:`expected_pages`), in document order per page (a/area, then canonical, then
-        refresh; a redirect page has only its redirect edge)."""
+        refresh; a redirect page has only its redirect edge; a sitemap has one ``sitemap``
+        edge per entry the crawler keeps)."""
         urls = list(self.expected_pages()) if pages is None else list(pages)
         out: list[ExpectedEdge] = []
         for url in urls:
@@ -831,6 +876,7 @@ class TestWeb:
                         image=e.image,
                         position=pos,
                         http_status=e.http_status,
+                        lastmod=e.lastmod,
                     )
                 )
         return out
@@ -1426,6 +1472,10 @@ class TestWeb:
             out.append((path, "", partial(self._refresh, path, content, target), label))
             if target is not None and target != path:
                 out.append(self._leaf(CANONICAL, target, "refresh_target"))
+        # at the default place, named by no robots.txt: read with SITEMAP_DISCOVERY =
+        # robots+default only; it lists a page no link reaches
+        out.append(("/sitemap.xml", "", self._default_sitemap, None))
+        out.append(self._leaf(CANONICAL, "/orphan/default-sitemap", "orphan"))
         return out
 
     def _canonical(self, case: _Canon) -> _Spec:
@@ -1552,6 +1602,7 @@ class TestWeb:
             self._leaf(FILES, moscow, "escape"),
             ("/xhtml", "", self._xhtml, "XHTML"),
             ("/no-type", "", self._no_type, "No Content-Type"),
+            *self._sitemap_fixtures(),
         ]
 
     def oversize_size(self) -> int:
@@ -1685,3 +1736,124 @@ class TestWeb:
         spec = _Spec(200, "no_content_type", [], body, parsed=True)
         spec.edges = [_Edge(str(self._p(FILES, 5)), "a", "Untyped but HTML")]
         return spec
+
+    # -- fixtures: sitemaps -----------------------------------------------------------------
+
+    def _sitemap_fixtures(self) -> list[Fixture]:
+        """site-06's sitemaps (named by its robots.txt, linked from nowhere) and the pages
+        only they list."""
+        orphans = ("sitemap-only", "gzipped", "text", "after-break")
+        return [
+            ("/sitemaps/index.xml", "", self._sitemap_index, None),
+            ("/sitemaps/pages.xml", "", self._sitemap_pages, None),
+            ("/sitemaps/more.xml.gz", "", self._sitemap_gzip, None),
+            ("/sitemaps/pages.txt", "", self._sitemap_text, None),
+            ("/sitemaps/broken.xml", "", self._sitemap_broken, None),
+            *(self._leaf(SITEMAP_HOST, f"/orphan/{name}", "orphan") for name in orphans),
+        ]
+
+    @staticmethod
+    def _sitemap(body: bytes, edges: list[_Edge], content_type: str = "application/xml") -> _Spec:
+        spec = _Spec(200, "sitemap", [("Content-Type", content_type)], body)
+        spec.edges = edges
+        return spec
+
+    def _sitemap_index(self) -> _Spec:
+        host = self.hosts[SITEMAP_HOST]
+        pages, more = f"http://{host}/sitemaps/pages.xml", f"http://{host}/sitemaps/more.xml.gz"
+        body = _sitemap_xml(
+            "sitemapindex",
+            # the second <loc> is relative: resolved against the index's URL
+            [(pages, "2024-05-01T12:00:00+02:00", ""), ("/sitemaps/more.xml.gz", None, "")],
+        )
+        return self._sitemap(
+            body,
+            [_Edge(pages, "sitemap", lastmod=datetime(2024, 5, 1, 10, tzinfo=UTC)),
+             _Edge(more, "sitemap")],
+        )  # fmt: skip
+
+    def _sitemap_pages(self) -> _Spec:
+        h, host = SITEMAP_HOST, self.hosts[SITEMAP_HOST]
+        image = f"<image:image><image:loc>http://{host}/files/logo.png</image:loc></image:image>"
+        orphan, private = (
+            f"http://{host}/orphan/sitemap-only",
+            f"http://{host}/private/from-sitemap",
+        )
+        rows: list[tuple[str, str | None, str, str | None, datetime | None]] = [
+            # (<loc> as written, <lastmod>, extra markup, canonical URL or None, lastmod)
+            (str(self._p(h, 1)), "2024-05-02", image, str(self._p(h, 1)),
+             datetime(2024, 5, 2, tzinfo=UTC)),
+            (f"http://{host.upper()}{self._p(h, 3).path}", "2024-05-03T08:30:00Z", "",
+             str(self._p(h, 3)), datetime(2024, 5, 3, 8, 30, tzinfo=UTC)),
+            (orphan, "2024-05-04T10:00:00.5-05:00", "", orphan,
+             datetime(2024, 5, 4, 15, 0, 0, 500_000, tzinfo=UTC)),
+            (str(self._p(h, 4)), "yesterday", "", str(self._p(h, 4)), None),
+            # another host: not the sitemap's to list (sitemaps.org), skipped
+            (str(self._p(ZOO, 5)), None, "", None, None),
+            # relative; disallowed by robots.txt: an edge, never fetched
+            ("/private/from-sitemap", None, "", private, None),
+        ]  # fmt: skip
+        body = _sitemap_xml(
+            "urlset",
+            [(loc, lastmod, extra) for loc, lastmod, extra, _, _ in rows],
+            ' xmlns:image="http://www.google.com/schemas/sitemap-image/1.1"',
+        )
+        edges = [_Edge(url, "sitemap", lastmod=when) for _, _, _, url, when in rows if url]
+        return self._sitemap(body, edges)
+
+    def _sitemap_gzip(self) -> _Spec:
+        h, host = SITEMAP_HOST, self.hosts[SITEMAP_HOST]
+        page, orphan = str(self._p(h, 6)), f"http://{host}/orphan/gzipped"
+        body = _sitemap_xml("urlset", [(page, "2024-06-01", ""), (orphan, None, "")])
+        edges = [
+            _Edge(page, "sitemap", lastmod=datetime(2024, 6, 1, tzinfo=UTC)),
+            _Edge(orphan, "sitemap"),
+        ]
+        # mtime=0: the same bytes every time
+        return self._sitemap(gzip.compress(body, mtime=0), edges, "application/x-gzip")
+
+    def _sitemap_text(self) -> _Spec:
+        h, host = SITEMAP_HOST, self.hosts[SITEMAP_HOST]
+        urls = [str(self._p(h, 7)), f"http://{host}/orphan/text", str(self._p(h, 8))]
+        # a blank line, spaces around a URL and a line that is no URL (skipped)
+        body = f"{urls[0]}\n{urls[1]}\n\n  {urls[2]}  \nnot a url\n".encode()
+        edges = [_Edge(url, "sitemap") for url in urls]
+        return self._sitemap(body, edges, "text/plain; charset=utf-8")
+
+    def _sitemap_broken(self) -> _Spec:
+        h, host = SITEMAP_HOST, self.hosts[SITEMAP_HOST]
+        page = str(self._p(h, 2))
+        # the second <url> is never closed: the entry before the error is kept, the rest
+        # of the file (/orphan/after-break) is not read
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
+            f"<url><loc>{page}</loc></url>\n"
+            f"<url><loc>http://{host}/orphan/after-break</loc>\n<url>\n"
+            "</urlset>\n"
+        ).encode()
+        return self._sitemap(body, [_Edge(page, "sitemap")])
+
+    def _default_sitemap(self) -> _Spec:
+        h, host = DEFAULT_SITEMAP_HOST, self.hosts[DEFAULT_SITEMAP_HOST]
+        orphan, page = f"http://{host}/orphan/default-sitemap", str(self._p(h, 2))
+        body = _sitemap_xml("urlset", [(orphan, "2024-07-01", ""), (page, None, "")])
+        edges = [
+            _Edge(orphan, "sitemap", lastmod=datetime(2024, 7, 1, tzinfo=UTC)),
+            _Edge(page, "sitemap"),
+        ]
+        return self._sitemap(body, edges)
+
+
+def _sitemap_xml(root: str, entries: Iterable[tuple[str, str | None, str]], ns: str = "") -> bytes:
+    """A sitemaps.org XML document: ``entries`` are (loc, lastmod or None, extra markup)."""
+    tag = "sitemap" if root == "sitemapindex" else "url"
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f'<{root} xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"{ns}>',
+    ]
+    for loc, lastmod, extra in entries:
+        when = "" if lastmod is None else f"<lastmod>{lastmod}</lastmod>"
+        lines.append(f"  <{tag}><loc>{_text(loc)}</loc>{when}{extra}</{tag}>")
+    lines.append(f"</{root}>")
+    return ("\n".join(lines) + "\n").encode()
