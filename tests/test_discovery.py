@@ -169,7 +169,8 @@ def test_byte_limit_cuts_a_sitemap_and_is_not_reported_as_malformed() -> None:
     spider = spider_for(SITEMAP_MAX_BYTES=120)
     spider.on_robots_parsed(RobotsParser(b"Sitemap: /s.txt\n"), Request("http://a.test/"))
     body = b"".join(f"http://a.test/page-{i}\n".encode() for i in range(20))
-    item, *requests = spider.parse(response("http://a.test/s.txt", body, "text/plain"))
+    # the page's item comes last, after the requests of its links (see parse())
+    *requests, item = spider.parse(response("http://a.test/s.txt", body, "text/plain"))
     assert isinstance(item, PageItem) and item.sitemap_links is not None
     assert [link.target_url for link in item.sitemap_links] == [
         f"http://a.test/page-{i}"
@@ -187,7 +188,7 @@ def test_an_unknown_text_file_is_not_a_sitemap_but_an_xml_sitemap_is() -> None:
     (item,) = spider.parse(response("http://a.test/notes.txt", b"http://a.test/1\n", "text/plain"))
     assert isinstance(item, PageItem) and item.sitemap_links is None
     # a child sitemap leased by a worker that did not read its index (Redis mode)
-    item, request = spider.parse(response("http://a.test/child.xml", URLSET))
+    request, item = spider.parse(response("http://a.test/child.xml", URLSET))
     assert isinstance(item, PageItem) and item.sitemap_links is not None
     assert request.url == "http://a.test/1"
 
@@ -386,3 +387,12 @@ def test_sitemaps_off(testweb: WebServer, tmp_path: Path, crawl: Crawl) -> None:
     assert not [u for u in done.hits if "/sitemaps/" in u or "/orphan/" in u]
     assert "sitemaps/" not in done.log
 
+
+def test_a_pages_item_comes_after_the_requests_of_its_links() -> None:
+    # Redis mode acknowledges a page's lease once its rows are committed: its links must
+    # be in the scheduler's add buffer (sent before any ack) before its item can be.
+    spider = spider_for()
+    html = b'<html><body><a href="/a">a</a> <a href="/b">b</a></body></html>'
+    *requests, item = spider.parse(response("http://a.test/", html, "text/html"))
+    assert isinstance(item, PageItem)
+    assert [r.url for r in requests] == ["http://a.test/a", "http://a.test/b"]

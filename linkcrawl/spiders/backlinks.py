@@ -424,7 +424,6 @@ class BacklinksSpider(scrapy.Spider):
             self._inc("pages/not_html")
         else:
             self._inc("pages/errors")
-        yield item
         if self.sitemap_discovery == "robots+default":
             # No robots_parsed for this host (robots.txt missing, or not obeyed): its
             # default sitemap is still worth a look.
@@ -434,6 +433,11 @@ class BacklinksSpider(scrapy.Spider):
         self._inc("links/followed", len(follow))
         for url in self._unsent(follow, depth + 1):
             yield self.request_for(url)
+        # The page's item last: its links are then in the scheduler (the Redis frontier's
+        # add buffer, sent before any ack) before its rows can be committed and its lease
+        # acknowledged. Item first, a worker killed between the ack and the next flush of
+        # discovered links lost them (seen in the SIGKILL test: a page never crawled).
+        yield item
 
     def on_error(self, failure: Failure) -> Iterator[PageItem]:
         """A download that failed for good (after retries) is still a page row."""
