@@ -396,7 +396,9 @@ class FleetSendSpacingMiddleware:
     def __init__(self, frontier: Any, *, default_delay: float) -> None:
         self.frontier = frontier
         self.default_delay = default_delay
-        self.delayed_hosts: set[str] = set()
+        # host -> Crawl-delay read by this worker (it reaches Redis only with the
+        # scheduler's next flush; claims pass it so the first sends are spaced too)
+        self.host_delays: dict[str, float] = {}
         self.crawler: Crawler | None = None
         self._claims_failing = False
 
@@ -418,7 +420,7 @@ class FleetSendSpacingMiddleware:
 
     def host_delay(self, host: str, delay: float) -> None:
         if delay > 0:
-            self.delayed_hosts.add(host)
+            self.host_delays[host] = max(delay, self.host_delays.get(host, 0.0))
 
     def _inc(self, key: str) -> None:
         if self.crawler is not None and self.crawler.stats is not None:
@@ -428,11 +430,12 @@ class FleetSendSpacingMiddleware:
         from linkcrawl.frontier.store import FrontierError
 
         host = urlparse_cached(request).hostname or ""
-        if self.default_delay <= 0 and host not in self.delayed_hosts:
+        delay = self.host_delays.get(host, 0.0)
+        if self.default_delay <= 0 and delay <= 0:
             return
         while True:
             try:
-                wait = self.frontier.claim_send(host)
+                wait = self.frontier.claim_send(host, delay)
             except FrontierError as e:
                 self._inc("frontier/send_claim_errors")
                 if not self._claims_failing:

@@ -832,6 +832,19 @@ def test_claim_send_is_free_for_hosts_without_a_delay(
     assert client.hlen(f"{f.config.prefix}:sent") == 0
 
 
+def test_claim_send_uses_a_delay_the_worker_knows_before_redis_does(
+    make_frontier: MakeFrontier, clock: FakeClock
+) -> None:
+    # A worker that has just read a Crawl-delay claims with it before its scheduler's
+    # flush stores it in Redis: the first send is recorded, so the second one waits.
+    worker_a = make_frontier(default_delay=0)
+    worker_b = make_frontier(default_delay=0)
+    assert worker_a.claim_send("slow.test", 0.5) == 0.0
+    clock.now += 0.1
+    assert worker_b.claim_send("slow.test", 0.5) == pytest.approx(0.4)
+    assert worker_b.claim_send("slow.test") == 0.0  # (without it: no delay known anywhere)
+
+
 # ------------------------------------------------------------------ robots.txt, postponed hosts
 
 

@@ -438,13 +438,18 @@ class Frontier:
         Returns (requeued, dead_lettered)."""
         return self._finish("expire", ())
 
-    def claim_send(self, host: str) -> float:
+    def claim_send(self, host: str, delay: float = 0.0) -> float:
         """Claim the next send to ``host`` for the fleet, just before sending a leased
         request: 0.0 means send now (the send time is recorded), a positive value is the
         number of seconds to wait before claiming again. Hosts without a delay always
         get 0.0. Leases are spaced by the delay already; this keeps *arrivals* spaced
-        when one request's lease-to-send time is longer than the next one's."""
-        args = [self.config.prefix, host, repr(self._now()), repr(self.config.default_delay)]
+        when one request's lease-to-send time is longer than the next one's.
+
+        The host's delay is the largest of ``default_delay``, the one stored in Redis and
+        ``delay``: the caller's own knowledge (a Crawl-delay it has just read, which
+        reaches Redis only with its scheduler's next flush)."""
+        floor = max(self.config.default_delay, delay)
+        args = [self.config.prefix, host, repr(self._now()), repr(floor)]
         with self._redis("claim_send"):
             return max(0.0, float(self._send_script(args=args)))
 
