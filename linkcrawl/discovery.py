@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from linkcrawl.links import Link
 from linkcrawl.sitemaps import default_sitemap_url, is_gzip, sitemap_urls_from_robots
-from linkcrawl.urls import URLError
+from linkcrawl.urls import DEFAULT_STRIP_QUERY_PARAMS, URLError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -51,9 +51,15 @@ def robots_sitemap_lines(robotparser: object) -> list[str]:
     return []
 
 
-def host_sitemaps(robots_lines: Iterable[str], host_url: str, discovery: str) -> list[str]:
-    """The canonical URLs of the sitemaps to request for the host of ``host_url`` once
-    its robots.txt is read, under ``SITEMAP_DISCOVERY`` = ``discovery``.
+def host_sitemaps(
+    robots_lines: Iterable[str],
+    host_url: str,
+    discovery: str,
+    strip_params: tuple[str, ...] = DEFAULT_STRIP_QUERY_PARAMS,
+) -> list[str]:
+    """The canonical URLs (``strip_params``: the crawl's tracking parameters) of the
+    sitemaps to request for the host of ``host_url`` once its robots.txt is read, under
+    ``SITEMAP_DISCOVERY`` = ``discovery``.
 
     ``robots``: the robots.txt ``Sitemap:`` lines (any host: cross-submission).
     ``robots+default``: also ``/sitemap.xml`` when robots.txt names none (the
@@ -62,7 +68,7 @@ def host_sitemaps(robots_lines: Iterable[str], host_url: str, discovery: str) ->
     """
     if discovery == "off":
         return []
-    urls = sitemap_urls_from_robots(robots_lines, host_url)
+    urls = sitemap_urls_from_robots(robots_lines, host_url, strip_params)
     if not urls and discovery == "robots+default":
         try:
             urls = [default_sitemap_url(host_url)]

@@ -71,7 +71,14 @@ from typing import TYPE_CHECKING, Any, Literal
 from lxml import etree
 
 from linkcrawl import defaults
-from linkcrawl.urls import URLError, canonicalize, normalize_host, registered_domain, url_host
+from linkcrawl.urls import (
+    DEFAULT_STRIP_QUERY_PARAMS,
+    URLError,
+    canonicalize,
+    normalize_host,
+    registered_domain,
+    url_host,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -226,8 +233,13 @@ def default_sitemap_url(host_url: str) -> str:
     return canonicalize("/sitemap.xml", host_url)
 
 
-def sitemap_urls_from_robots(robots_sitemaps: Iterable[str], host_url: str) -> list[str]:
-    """The canonical sitemap URLs named by a host's robots.txt ``Sitemap:`` lines.
+def sitemap_urls_from_robots(
+    robots_sitemaps: Iterable[str],
+    host_url: str,
+    strip_params: tuple[str, ...] = DEFAULT_STRIP_QUERY_PARAMS,
+) -> list[str]:
+    """The canonical sitemap URLs named by a host's robots.txt ``Sitemap:`` lines
+    (``strip_params``: the crawl's ``LINKCRAWL_STRIP_QUERY_PARAMS``, as for links).
 
     ``robots_sitemaps`` is :attr:`linkcrawl.robots.RobotsTxt.sitemaps` (as written, maybe
     relative: resolved against the host's ``/robots.txt``); ``host_url`` is any URL of the
@@ -246,7 +258,7 @@ def sitemap_urls_from_robots(robots_sitemaps: Iterable[str], host_url: str) -> l
         if not raw or len(raw) >= MAX_LOC_CHARS:
             continue
         try:
-            found.setdefault(canonicalize(raw, base))
+            found.setdefault(canonicalize(raw, base, strip_params))
         except URLError:
             continue
     return list(found)
@@ -291,6 +303,8 @@ class _Reader:
         max_urls: int,
         host_rule: str,
         robots_hosts: Iterable[str],
+        *,
+        strip_params: tuple[str, ...],
     ) -> None:
         if host_rule not in HOST_RULES:
             msg = f"unknown host rule {host_rule!r}, expected one of {sorted(HOST_RULES)}"
@@ -298,6 +312,7 @@ class _Reader:
         self.sitemap = sitemap
         self.max_urls = max_urls
         self.host_rule = host_rule
+        self.strip_params = strip_params
         self.base: str | None
         try:
             self.base = canonicalize(base_url)
@@ -337,7 +352,7 @@ class _Reader:
             self.skip(where, f"URL of {len(loc)} characters (limit {MAX_LOC_CHARS - 1})")
             return None
         try:
-            url = canonicalize(loc, self.base if relative else None)
+            url = canonicalize(loc, self.base if relative else None, self.strip_params)
         except URLError as exc:
             self.skip(where, f"bad URL: {exc}")
             return None
@@ -531,17 +546,21 @@ def parse_sitemap(
     max_urls: int = defaults.SITEMAP_MAX_URLS,
     host_rule: str = defaults.SITEMAP_HOST_RULE,
     robots_hosts: Iterable[str] = (),
+    strip_params: tuple[str, ...] = DEFAULT_STRIP_QUERY_PARAMS,
 ) -> Sitemap:
     """Parse a fetched sitemap ``body`` (as downloaded, maybe gzipped) found at ``base_url``.
 
     ``max_bytes`` caps the (decompressed) bytes read, ``max_urls`` the entries kept;
     ``host_rule`` (``host``, ``domain``, ``any``) and ``robots_hosts`` (hosts, or URLs,
     whose robots.txt named this sitemap; invalid ones are ignored) decide which hosts
-    entries may be on (see the module docstring). Never raises on content; raises
+    entries may be on (see the module docstring); entries are made canonical with
+    ``strip_params`` (the crawl's ``LINKCRAWL_STRIP_QUERY_PARAMS``, as links are, so that
+    a page listed and linked is one node). Never raises on content; raises
     :class:`ValueError` for an unknown ``host_rule``.
     """
     sitemap = Sitemap(kind="unknown", url=base_url)
-    reader = _Reader(sitemap, base_url, max_urls, host_rule, robots_hosts)
+    reader = _Reader(sitemap, base_url, max_urls, host_rule, robots_hosts,
+                     strip_params=strip_params)  # fmt: skip
     data = _gunzip(body, max_bytes, sitemap) if is_gzip(body) else body
     truncated = len(data) > max_bytes
     if truncated:

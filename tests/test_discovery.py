@@ -396,3 +396,21 @@ def test_a_pages_item_comes_after_the_requests_of_its_links() -> None:
     *requests, item = spider.parse(response("http://a.test/", html, "text/html"))
     assert isinstance(item, PageItem)
     assert [r.url for r in requests] == ["http://a.test/a", "http://a.test/b"]
+
+
+def test_sitemap_urls_are_canonical_with_the_crawls_tracking_parameters() -> None:
+    # A page listed in a sitemap and linked from a page must be one node: its entry is
+    # made canonical with LINKCRAWL_STRIP_QUERY_PARAMS, as links are.
+    spider = spider_for(LINKCRAWL_STRIP_QUERY_PARAMS=["ref", "utm_*"])
+    robots = RobotsParser(b"Sitemap: /s.xml?ref=robots\n")
+    spider.on_robots_parsed(robots, Request("http://a.test/"))
+    engine: Any = spider.crawler.engine
+    assert [r.url for r in engine.requests] == ["http://a.test/s.xml"]
+    body = (
+        f'<?xml version="1.0"?>\n<urlset {NS}><url><loc>http://a.test/p?ref=map&amp;id=2'
+        "</loc></url></urlset>"
+    ).encode()
+    *requests, item = spider.parse(response("http://a.test/s.xml", body))
+    assert isinstance(item, PageItem) and item.sitemap_links is not None
+    assert [link.target_url for link in item.sitemap_links] == ["http://a.test/p?id=2"]
+    assert [r.url for r in requests] == ["http://a.test/p?id=2"]

@@ -260,7 +260,7 @@ class BacklinksSpider(scrapy.Spider):
         if len(self._discovered_hosts) >= _SITEMAP_CACHE_MAX:
             self._discovered_hosts.clear()
         self._discovered_hosts.add(robots_host)
-        found = host_sitemaps(robots_lines, host_url, self.sitemap_discovery)
+        found = host_sitemaps(robots_lines, host_url, self.sitemap_discovery, self.strip_params)
         urls = [url for url in found if self._add_sitemap(url, robots_host)]
         engine = self.crawler.engine
         for url in self._unsent(urls, 0):
@@ -319,6 +319,7 @@ class BacklinksSpider(scrapy.Spider):
             max_urls=self.sitemap_max_urls,
             host_rule=self.sitemap_host_rule,
             robots_hosts=() if robots_host is None else (robots_host,),
+            strip_params=self.strip_params,
         )
         # Cut at SITEMAP_MAX_BYTES, XML always ends early: that is the limit, not the file.
         broken = None if sitemap.truncated else malformation(sitemap)
