@@ -393,9 +393,10 @@ class FleetSendSpacingMiddleware:
     Stats: ``frontier/send_waits``, ``frontier/send_claim_errors``.
     """
 
-    def __init__(self, frontier: Any, *, default_delay: float) -> None:
+    def __init__(self, frontier: Any, *, default_delay: float, delay_margin: float = 0.0) -> None:
         self.frontier = frontier
         self.default_delay = default_delay
+        self.delay_margin = delay_margin
         # host -> Crawl-delay read by this worker (it reaches Redis only with the
         # scheduler's next flush; claims pass it so the first sends are spaced too)
         self.host_delays: dict[str, float] = {}
@@ -413,13 +414,19 @@ class FleetSendSpacingMiddleware:
         if not url:
             raise NotConfigured("no LINKCRAWL_REDIS_URL: Scrapy's slots space the sends")
         config = frontier_config(crawler.settings)
-        o = cls(Frontier(redis_client(url), config), default_delay=config.default_delay)
+        o = cls(
+            Frontier(redis_client(url), config),
+            default_delay=config.default_delay,
+            delay_margin=crawler.settings.getfloat("FRONTIER_DELAY_MARGIN"),
+        )
         o.crawler = crawler
         crawler.signals.connect(o.host_delay, signal=host_delay)
         return o
 
     def host_delay(self, host: str, delay: float) -> None:
         if delay > 0:
+            # with the margin, as the scheduler stores it in Redis (polite_delay)
+            delay += self.delay_margin
             self.host_delays[host] = max(delay, self.host_delays.get(host, 0.0))
 
     def _inc(self, key: str) -> None:
