@@ -48,7 +48,16 @@ class WebServer:
         return dict(self._control("/_testweb/hit_times"))
 
     def reset(self) -> None:
+        """Forget the hits; end a robots outage."""
         self._control("/_testweb/reset", method="POST")
+
+    def robots_down(self) -> float:
+        """Start a robots outage (ROBOTS_503_HOST's robots.txt answers 503); its time."""
+        return float(self._control("/_testweb/robots_down", method="POST")["time"])
+
+    def robots_recover(self) -> float:
+        """End it: the server's ``time.monotonic()`` before the switch (as in hit_times)."""
+        return float(self._control("/_testweb/robots_recover", method="POST")["time"])
 
 
 def start_testweb(config: TestWebConfig) -> WebServer:

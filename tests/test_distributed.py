@@ -22,7 +22,13 @@ import pytest
 
 from linkcrawl.readers import latest_sql
 from linkcrawl.robotsfetch import decode_answer
-from linkcrawl.testweb.generator import SLOW_HOST, SLOW_HOST_CRAWL_DELAY, SLOW_HOST_PAGES
+from linkcrawl.testweb.generator import (
+    ROBOTS_404_HOST,
+    ROBOTS_503_HOST,
+    SLOW_HOST,
+    SLOW_HOST_CRAWL_DELAY,
+    SLOW_HOST_PAGES,
+)
 from linkcrawl.urls import url_host
 from tests.conftest import ROOT, WebServer, edge_key, start_crawl
 from tests.redis_server import RedisServer
@@ -155,26 +161,73 @@ def redis(tmp_path: Path) -> Any:
         server.stop()
 
 
+ROBOTS_RETRY_SECONDS = 0.5
+
+
+def robots_attempts(times: list[float]) -> list[list[float]]:
+    """Arrival times of a failing robots.txt, grouped into fetches: a fetch is its first
+    request and Scrapy's immediate retries of it, ``1 + RETRY_TIMES`` requests (the last
+    fetch may be cut short by the end of the outage)."""
+    ordered = sorted(times)
+    return [ordered[i : i + 1 + RETRY_TIMES] for i in range(0, len(ordered), 1 + RETRY_TIMES)]
+
+
 def test_three_workers_fetch_every_page_exactly_once(
     testweb: WebServer, redis: RedisServer, tmp_path: Path
 ) -> None:
+    # Also RFC 9309 on the test web, fleet-wide: the robots.txt of ROBOTS_404_HOST is a 404
+    # (crawled in full); that of ROBOTS_503_HOST answers 503 until the test ends the outage
+    # (nothing of it fetched until then, robots.txt asked once per retry interval).
+    web = testweb.web
+    flaky, gone = web.hosts[ROBOTS_503_HOST], web.hosts[ROBOTS_404_HOST]
+    flaky_robots = f"http://{flaky}/robots.txt"
     testweb.reset()
     seed(testweb, redis, tmp_path)
     out = tmp_path / "out"
-    procs = workers(3, out, testweb, redis_settings(redis))
+    settings = redis_settings(redis, LINKCRAWL_ROBOTSTXT_RETRY_SECONDS=str(ROBOTS_RETRY_SECONDS))
+    testweb.robots_down()
+    try:
+        procs = workers(3, out, testweb, settings)
+        deadline = time.monotonic() + 60
+        while len(robots_attempts(testweb.hit_times().get(flaky_robots, []))) < 3:
+            assert time.monotonic() < deadline, testweb.hit_times().get(flaky_robots)
+            assert all(p.poll() is None for p in procs)
+            time.sleep(0.05)
+    finally:
+        recovered = testweb.robots_recover()
     wait_all(procs, out)
-    expected = testweb.web.expected_pages()
+    expected = web.expected_pages()
     hits = page_hits(testweb)
     for url, page in expected.items():
         want = 1 + RETRY_TIMES if page.status is not None and page.status >= 500 else 1
         assert hits.get(url) == want, (url, hits.get(url))
-    unexpected = [u for u in hits if u not in expected and not testweb.web.is_trap(u)]
+    unexpected = [u for u in hits if u not in expected and not web.is_trap(u)]
     assert not unexpected, unexpected  # nothing disallowed by robots.txt either
-    # one robots.txt fetch per host for the whole fleet (stored in Redis for the others)
+    # the 404 host: everything, also what the 404 body and the other hosts' rules disallow
+    assert hits.get(f"http://{gone}/private/admin") == 1
+    assert len([u for u in expected if url_host(u) == gone]) > 20
+    # the 503 host: nothing but robots.txt while it was down, every page once after
+    times = testweb.hit_times()
+    flaky_pages = [t for u, ts in times.items() if url_host(u) == flaky and u != flaky_robots
+                   for t in ts]  # fmt: skip
+    assert len(flaky_pages) > 20 and min(flaky_pages) > recovered
+    down = robots_attempts([t for t in times[flaky_robots] if t < recovered])
+    assert len(down) >= 3, down
+    gaps = [b[0] - a[-1] for a, b in itertools.pairwise(down)]
+    assert min(gaps) >= ROBOTS_RETRY_SECONDS * 0.9, gaps  # per interval for the fleet
+    assert len([t for t in times[flaky_robots] if t >= recovered]) <= 1  # then one 200
+    # one robots.txt fetch per other host for the whole fleet (stored in Redis for the others)
     robots = {u: n for u, n in testweb.hits().items() if u.endswith("/robots.txt")}
-    assert robots == {f"http://{h}/robots.txt": 1 for h in {url_host(u) for u in hits}}
+    del robots[flaky_robots]
+    assert robots == {f"http://{h}/robots.txt": 1 for h in {url_host(u) for u in hits} - {flaky}}
+    for host, kind in [(flaky, "parsed"), (gone, "unavailable")]:
+        stored = decode_answer(redis.client().get(f"linkcrawl:it:robots:{host}") or b"")
+        assert stored is not None and stored.kind == kind, (host, stored)
     logs = [(out.parent / f"worker-{i}.log").read_text() for i in range(3)]
     assert any("'robotstxt/shared'" in log for log in logs)
+    assert any("'frontier/postponed'" in log for log in logs)
+    assert any("'robotstxt/unavailable_4xx': 1" in log for log in logs)
+    assert not any("'robotstxt/gave_up'" in log for log in logs)
     stored = decode_answer(redis.client().get(f"linkcrawl:it:robots:{SLOW_HOST}") or b"")
     assert stored is not None and stored.kind == "parsed" and b"Crawl-delay" in stored.body
     # its Crawl-delay held for the fleet, whichever worker fetched it and whichever read it

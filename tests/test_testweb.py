@@ -37,6 +37,8 @@ from w3lib.encoding import html_to_unicode
 from linkcrawl.testweb.generator import (
     BOT_NAME,
     IDN_ASCII,
+    ROBOTS_404_HOST,
+    ROBOTS_503_HOST,
     SLOW_HOST,
     ExpectedEdge,
     ExpectedPage,
@@ -359,10 +361,13 @@ def test_robots_txt(
     web: TestWeb, pages: dict[str, ExpectedPage], edges: list[ExpectedEdge]
 ) -> None:
     parsers = {h: Protego.parse(web.robots_txt(h)) for h in web.hosts}
+    gone = web.hosts[ROBOTS_404_HOST]
     for host, rp in parsers.items():
-        assert not rp.can_fetch(f"http://{host}/private/x", BOT_NAME), host
+        assert rp.can_fetch(f"http://{host}/private/x", BOT_NAME) == (host == gone), host
         assert rp.can_fetch(f"http://{host}/p/1", BOT_NAME), host
-        assert web.respond(f"http://{host}/robots.txt").read().decode() == web.robots_txt(host)
+        response = web.respond(f"http://{host}/robots.txt")
+        if host != gone:
+            assert (response.status, response.read().decode()) == (200, web.robots_txt(host))
     assert parsers[SLOW_HOST].crawl_delay(BOT_NAME) == 0.5
     assert [h for h, rp in parsers.items() if rp.crawl_delay(BOT_NAME)] == [SLOW_HOST]
     assert parsers["www.site-03.test"].can_fetch(
@@ -385,6 +390,28 @@ def test_robots_txt(
         "http://www.site-03.test/members/leak",
     }
     assert "http://www.site-03.test/members/welcome" in pages
+
+
+def test_robots_txt_404_and_503_hosts(web: TestWeb, pages: dict[str, ExpectedPage]) -> None:
+    gone, flaky = web.hosts[ROBOTS_404_HOST], web.hosts[ROBOTS_503_HOST]
+    assert gone != flaky and SLOW_HOST not in (gone, flaky)
+    # a 404 whose body would forbid everything if it were read as a robots.txt
+    response = web.respond(f"http://{gone}/robots.txt")
+    assert response.status == 404 and web.robots_txt(gone) == ""
+    assert not Protego.parse(response.read().decode()).can_fetch(f"http://{gone}/", BOT_NAME)
+    # so everything of that host is crawled, /private/ included (disallowed on the others)
+    private = {u for u, p in pages.items() if "/private/" in u}
+    assert private and {host_of(u) for u in private} == {gone}
+    assert {f"http://{gone}/private/admin", f"http://{gone}/private/leak"} <= private
+    assert {pages[u].kind for u in private} == {"robots_allowed"}
+    assert not web.robots_allowed(f"http://{flaky}/private/admin")
+    # the outage changes one answer only, and none of the expected ones
+    robots = f"http://{flaky}/robots.txt"
+    down = web.respond(robots, robots_outage=True)
+    assert down.status == 503 and web.respond(robots).status == 200
+    assert Protego.parse(down.read().decode()).can_fetch(f"http://{flaky}/private/x", BOT_NAME)
+    for url in [*list(pages)[::50], f"http://{gone}/robots.txt", f"http://{SLOW_HOST}/robots.txt"]:
+        assert web.respond(url, robots_outage=True).read() == web.respond(url).read(), url
 
 
 def test_link_features_are_present(edges: list[ExpectedEdge]) -> None:
@@ -779,6 +806,31 @@ def test_hits_are_counted_per_requested_url(server: TestWebServer) -> None:
     assert direct(server, "POST", "/_testweb/reset")[0] == 200
     assert server.hits() == {}
     assert direct(server, "GET", "/_testweb/nothing")[0] == 404
+
+
+def test_robots_outage_is_switched_by_control_endpoints(server: TestWebServer) -> None:
+    flaky = server.web.hosts[ROBOTS_503_HOST]
+    robots = f"http://{flaky}/robots.txt"
+    server.reset()
+    assert direct(server, "GET", robots)[0] == 200
+    assert direct(server, "GET", "/_testweb/robots_down")[0] == 405
+    status, _, body = direct(server, "POST", "/_testweb/robots_down")
+    down = json.loads(body)
+    assert status == 200 and down["robots_down"] is True
+    assert json.loads(direct(server, "GET", "/_testweb/info")[2])["robots_down"] is True
+    assert direct(server, "GET", robots)[0] == 503
+    assert direct(server, "GET", f"http://{flaky}/p/1")[0] == 200
+    assert direct(server, "GET", f"http://{server.web.hosts[0]}/robots.txt")[0] == 200
+    up = json.loads(direct(server, "POST", "/_testweb/robots_recover")[2])
+    assert up["robots_down"] is False and down["time"] <= up["time"] <= time.monotonic()
+    assert direct(server, "GET", robots)[0] == 200
+    times = server.hit_times()[robots]
+    assert times[0] < down["time"] <= times[1] <= up["time"] < times[2]
+    # reset ends an outage too
+    server.robots_down()
+    assert direct(server, "GET", robots)[0] == 503
+    server.reset()
+    assert direct(server, "GET", robots)[0] == 200 and server.hits() == {robots: 1}
 
 
 def test_head_and_keep_alive_under_concurrency(server: TestWebServer) -> None:

@@ -79,10 +79,23 @@ ZOO, REDIRECTS, CANONICAL, WWW, BLOG, IDN, FILES, TRAP = range(8)
 #: that serves one at the default place ``/sitemap.xml`` without naming it.
 SITEMAP_HOST: Final = FILES
 DEFAULT_SITEMAP_HOST: Final = CANONICAL
+#: The host whose ``/robots.txt`` answers 404 (RFC 9309 "unavailable": everything allowed),
+#: with a body that would disallow everything if a crawler read it as a robots.txt.
+ROBOTS_404_HOST: Final = TRAP
+#: The host whose ``/robots.txt`` answers 503 during a robots outage (``respond(url,
+#: robots_outage=True)``; the server's ``POST /_testweb/robots_down``), as RFC 9309's
+#: "unreachable": nothing of it may be fetched until it answers again.
+ROBOTS_503_HOST: Final = REDIRECTS
 #: ``SITEMAP_DISCOVERY`` values :meth:`TestWeb.expected_pages` understands.
 SITEMAP_DISCOVERY_MODES: Final = ("off", "robots", "robots+default")
 
 _HTML_UTF8: Final = "text/html; charset=utf-8"
+_TEXT_UTF8: Final = "text/plain; charset=utf-8"
+#: The 404 body of ``ROBOTS_404_HOST``'s robots.txt: read as a robots.txt it forbids all.
+_ROBOTS_404_BODY: Final = b"User-agent: *\nDisallow: /\n"
+#: The 503 body of ``ROBOTS_503_HOST``'s robots.txt during an outage: read as a robots.txt
+#: it allows all, so a crawler that parsed it would fetch the host's pages too early.
+_ROBOTS_503_BODY: Final = b"User-agent: *\nAllow: /\n"
 _ASCII_WS: Final = " \t\n\f\r"
 _TRAP_RE: Final = re.compile(r"/calendar/(\d{4})/(\d{2})")
 _DIGITS_RE: Final = re.compile(r"0|[1-9][0-9]*")
@@ -723,8 +736,12 @@ class TestWeb:
         return [str(self._home(i)) for i in range(len(self.hosts))]
 
     def robots_txt(self, host: str) -> str:
-        """The robots.txt body of ``host`` (canonical name)."""
+        """The robots.txt a crawler reads for ``host`` (canonical name): the body of its
+        ``/robots.txt``, or ``""`` (no rules) for :data:`ROBOTS_404_HOST`, whose
+        ``/robots.txt`` is a 404 (RFC 9309 2.3.1.3: crawl as if there were none)."""
         h = self._index[host]
+        if h == ROBOTS_404_HOST:
+            return ""
         lines = [
             f"# robots.txt for {host} (linkcrawl test web)",
             "User-agent: badbot",
@@ -763,7 +780,7 @@ class TestWeb:
     def robots_allowed(self, url: str) -> bool:
         """Whether robots.txt lets :data:`BOT_NAME` fetch ``url``."""
         host, path, _ = self._split(url)
-        if host not in self._index:
+        if host not in self._index or self._index[host] == ROBOTS_404_HOST:
             return True
         if path.startswith("/private/"):
             return False
@@ -775,8 +792,11 @@ class TestWeb:
         host, path, query = self._split(url)
         return self._index.get(host) == TRAP and not query and self._trap_month(path) is not None
 
-    def respond(self, url: str) -> TestResponse:
-        """The response to a GET of ``url`` (absolute; the host may be in any case/form)."""
+    def respond(self, url: str, *, robots_outage: bool = False) -> TestResponse:
+        """The response to a GET of ``url`` (absolute; the host may be in any case/form).
+
+        ``robots_outage``: answer as during a robots outage, when the ``/robots.txt`` of
+        :data:`ROBOTS_503_HOST` is a 503 (every other URL answers as always)."""
         host, path, query = self._split(url)
         if host not in self._index:
             what = (
@@ -787,6 +807,8 @@ class TestWeb:
                 "the test web server never connects out\n"
             )
             return TestResponse(502, [("Content-Type", "text/plain; charset=utf-8")], body.encode())
+        if robots_outage and self._index[host] == ROBOTS_503_HOST and path == "/robots.txt":
+            return TestResponse(503, [("Content-Type", _TEXT_UTF8)], _ROBOTS_503_BODY)
         spec = self._spec(self._index[host], path, query)
         if spec.stream is not None:
             return TestResponse(spec.status, list(spec.headers), spec.stream())
@@ -919,8 +941,10 @@ class TestWeb:
 
     def _spec(self, h: int, path: str, query: str) -> _Spec:
         if path == "/robots.txt":
+            if h == ROBOTS_404_HOST:
+                return _Spec(404, "robots", [("Content-Type", _TEXT_UTF8)], _ROBOTS_404_BODY)
             body = self.robots_txt(self.hosts[h]).encode()
-            return _Spec(200, "robots", [("Content-Type", "text/plain; charset=utf-8")], body)
+            return _Spec(200, "robots", [("Content-Type", _TEXT_UTF8)], body)
         if path == "/" and not query:
             return self._home_page(h)
         if not query and path.startswith("/index/"):

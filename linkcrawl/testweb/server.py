@@ -12,8 +12,14 @@ control endpoints::
 
     GET  /_testweb/hits       {url: count}, every request the web answered, as requested
     GET  /_testweb/hit_times  {url: [time.monotonic() at arrival, ...]}
-    GET  /_testweb/info       {config, hosts, seeds}
-    POST /_testweb/reset      forget the hits
+    GET  /_testweb/info            {config, hosts, seeds, robots_down}
+    POST /_testweb/reset           forget the hits, end a robots outage
+    POST /_testweb/robots_down     start a robots outage: ROBOTS_503_HOST's robots.txt is 503
+    POST /_testweb/robots_recover  end it: that robots.txt answers 200 again
+
+The two robots endpoints answer ``{"robots_down": bool, "time": time.monotonic()}`` on the
+clock of the hit times: read just after the switch to down, just before the switch back, so
+every request answered 200 after an outage arrived after the recovery's ``time``.
 
 :func:`run_server` runs it in a thread for tests; :func:`serve_main` is
 ``linkcrawl testweb serve``.
@@ -308,6 +314,7 @@ class TestWebServer:
                 if isinstance(response.body, bytes):
                     self.rendered[url] = response
         self.hits_log = _Hits()
+        self._robots_down = False
         self._httpd = _HTTPServer((host, port), self)
         self.host: str = str(self._httpd.server_address[0])
         self.port: int = int(self._httpd.server_address[1])
@@ -327,8 +334,23 @@ class TestWebServer:
         return self.hits_log.times()
 
     def reset(self) -> None:
-        """Forget all hits."""
+        """Forget all hits; end a robots outage."""
         self.hits_log.reset()
+        self._robots_down = False
+
+    def robots_down(self) -> dict[str, Any]:
+        """Start a robots outage: from now on the robots.txt of ``ROBOTS_503_HOST`` answers
+        503 (``TestWeb.respond(url, robots_outage=True)``) until :meth:`robots_recover` or
+        :meth:`reset`. Returns the state and the ``time.monotonic()`` it took effect."""
+        self._robots_down = True
+        return {"robots_down": True, "time": time.monotonic()}
+
+    def robots_recover(self) -> dict[str, Any]:
+        """End a robots outage. The returned ``time`` is taken before the switch: every
+        request that gets the 200 arrives after it."""
+        now = time.monotonic()
+        self._robots_down = False
+        return {"robots_down": False, "time": now}
 
     def reset_json(self) -> dict[str, bool]:
         self.reset()
@@ -345,6 +367,7 @@ class TestWebServer:
             },
             "hosts": self.web.hosts,
             "seeds": self.web.seeds(),
+            "robots_down": self._robots_down,
         }
 
     # -- answering ------------------------------------------------------------------------
@@ -373,7 +396,10 @@ class TestWebServer:
         if method not in ("GET", "HEAD"):
             return _text(405, "405 Method Not Allowed: the test web answers GET and HEAD\n")
         try:
-            response = self.rendered.get(url) or self.web.respond(url)
+            # (robots.txt is never prerendered: it is not a page)
+            response = self.rendered.get(url) or self.web.respond(
+                url, robots_outage=self._robots_down
+            )
         except Exception:  # a bug in the generator: answer, and say so on stderr
             traceback.print_exc()
             return _text(500, f"500 Internal Server Error: the test web failed to render {url}\n")
@@ -394,6 +420,8 @@ class TestWebServer:
             ("GET", "hit_times"): self.hit_times,
             ("GET", "info"): self.info,
             ("POST", "reset"): self.reset_json,
+            ("POST", "robots_down"): self.robots_down,
+            ("POST", "robots_recover"): self.robots_recover,
         }
         name = path[len(_CONTROL) :] if path.startswith(_CONTROL) else None
         handler = routes.get(("GET" if method == "HEAD" else method, name or ""))
@@ -403,7 +431,8 @@ class TestWebServer:
             return _text(
                 404,
                 f"404 Not Found: this is the linkcrawl test web proxy; use it as http_proxy, "
-                f"or GET {_CONTROL}{{hits,hit_times,info}} / POST {_CONTROL}reset\n",
+                f"or GET {_CONTROL}{{hits,hit_times,info}} / "
+                f"POST {_CONTROL}{{reset,robots_down,robots_recover}}\n",
             )
         body = json.dumps(handler(), ensure_ascii=False, sort_keys=True).encode()
         return 200, [("Content-Type", "application/json")], body
