@@ -12,6 +12,7 @@ spaces the sends to a host fleet-wide.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections import Counter
@@ -375,7 +376,9 @@ class RobotsTxtMiddleware(BaseRobotsTxtMiddleware):
         await self.crawler.signals.send_catch_log_async(
             signal=signals.robots_parsed, robotparser=parser, request=request
         )
-        return _HostRobots(answer, parser)
+        # The parser is what is asked from now on: the body (up to 500 KiB; in Redis for
+        # the fleet) is not kept, a worker that meets a million hosts holds parsers only.
+        return _HostRobots(dataclasses.replace(answer, body=b""), parser)
 
 
 class FleetSendSpacingMiddleware:
