@@ -232,8 +232,6 @@ def format_status(prefix: str, status: dict[str, Any]) -> str:
 
 #: Seconds to wait for a robots.txt server (connect, and each read).
 ROBOTS_FETCH_TIMEOUT = 10.0
-#: Redirects followed when fetching a robots.txt (RFC 9309 2.3.1.2: at least five).
-ROBOTS_MAX_REDIRECTS = 5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -278,6 +276,7 @@ def fetch_robots(url: str, user_agent: str, timeout: float = ROBOTS_FETCH_TIMEOU
     import urllib.request
 
     from linkcrawl.robots import MAX_BODY_BYTES
+    from linkcrawl.robotsfetch import ROBOTS_MAX_REDIRECTS, kind_of_status
 
     class Redirects(urllib.request.HTTPRedirectHandler):
         max_redirections = ROBOTS_MAX_REDIRECTS
@@ -291,16 +290,15 @@ def fetch_robots(url: str, user_agent: str, timeout: float = ROBOTS_FETCH_TIMEOU
             final = response.geturl()
     except urllib.error.HTTPError as e:
         e.close()
+        # Read as the crawl reads it (linkcrawl.robotsfetch).
+        if kind_of_status(e.code) == "unreachable":
+            return RobotsSource(
+                url, f"HTTP {e.code}: unreachable, everything disallowed", verdict=False
+            )
         if 300 <= e.code < 400:
             why = f"HTTP {e.code}, more than {ROBOTS_MAX_REDIRECTS} redirects: unavailable"
             return RobotsSource(url, f"{why}, everything allowed", verdict=True)
-        if 400 <= e.code < 500:
-            return RobotsSource(
-                url, f"HTTP {e.code}: unavailable, everything allowed", verdict=True
-            )
-        return RobotsSource(
-            url, f"HTTP {e.code}: unreachable, everything disallowed", verdict=False
-        )
+        return RobotsSource(url, f"HTTP {e.code}: unavailable, everything allowed", verdict=True)
     except (OSError, http.client.HTTPException) as e:
         reason = getattr(e, "reason", None) or e
         return RobotsSource(url, f"{reason}: unreachable, everything disallowed", verdict=False)

@@ -50,6 +50,8 @@ ROBOTS_MAX_REDIRECTS = 5
 
 Kind = Literal["parsed", "unavailable", "unreachable"]
 
+TOO_MANY_REQUESTS = 429
+
 
 def kind_of_status(status: int | None) -> Kind:
     """What an HTTP status (``None``: no answer, a network error) of a robots.txt means.
@@ -57,10 +59,11 @@ def kind_of_status(status: int | None) -> Kind:
     2xx: the body is the robots.txt. 3xx (a redirect that was not followed: no
     ``Location``, or too many hops) and 4xx: "unavailable" (RFC 9309 2.3.1.3, and
     2.3.1.2 for the redirects): crawl as if there were no robots.txt. 5xx, anything
-    else and no answer: "unreachable" (2.3.1.4): disallow everything for a while. 429
-    is a 4xx for the RFC and here (Google reads it as a 5xx).
+    else and no answer: "unreachable" (2.3.1.4): disallow everything for a while.
+    429 Too Many Requests is "unreachable" too, as Google reads it: a site that asks us
+    to slow down is not saying "crawl everything" (to the RFC's letter it is a 4xx).
     """
-    if status is None:
+    if status is None or status == TOO_MANY_REQUESTS:
         return "unreachable"
     if 200 <= status < 300:
         return "parsed"

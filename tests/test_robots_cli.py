@@ -208,9 +208,17 @@ def test_closed_port_disallows_everything(
 
 class _Redirects(BaseHTTPRequestHandler):
     """``/robots.txt?hops=N`` -> ``/hop/1?hops=N`` -> ... -> ``/hop/N?hops=N``, which
-    serves a robots.txt."""
+    serves a robots.txt; ``/robots.txt?status=N`` answers status N (a body that allows
+    everything, which no status but 2xx may be read for)."""
 
     def do_GET(self) -> None:
+        if "?status=" in self.path:
+            body = b"User-agent: *\nAllow: /\n"
+            self.send_response(int(self.path.partition("?status=")[2]))
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         path, _, query = self.path.partition("?hops=")
         hops = int(query)
         step = 0 if path == "/robots.txt" else int(path.removeprefix("/hop/"))
@@ -300,3 +308,11 @@ def test_no_urls_is_a_usage_error(robots_file: Path, capsys: pytest.CaptureFixtu
         check("--robots", str(robots_file))
     assert exc.value.code == 2
     assert "the following arguments are required: URL" in capsys.readouterr().err
+
+
+def test_429_disallows_everything(redirect_server: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # Too Many Requests: read as Google reads it ("unreachable"), not as a 4xx "allow all"
+    assert check("--robots", f"{redirect_server}/robots.txt?status=429", "/a") == 1
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].endswith("(HTTP 429: unreachable, everything disallowed)")
+    assert [v for v, _, _ in verdicts(out)] == ["disallowed"]

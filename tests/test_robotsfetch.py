@@ -34,7 +34,8 @@ from linkcrawl.robotsfetch import (
         (200, "parsed"), (204, "parsed"), (299, "parsed"),
         (301, "unavailable"),  # a redirect left unfollowed (no Location, too many hops)
         (400, "unavailable"), (401, "unavailable"), (403, "unavailable"),
-        (404, "unavailable"), (410, "unavailable"), (429, "unavailable"),
+        (404, "unavailable"), (410, "unavailable"),
+        (429, "unreachable"),  # Google's reading: "slow down" is not "crawl everything"
         (500, "unreachable"), (503, "unreachable"), (599, "unreachable"),
         (600, "unreachable"), (199, "unreachable"), (None, "unreachable"),
     ],
