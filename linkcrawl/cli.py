@@ -221,6 +221,14 @@ def format_status(prefix: str, status: dict[str, Any]) -> str:
         age_text = f"{age:.0f}s ago" if isinstance(age, int | float) else "?"
         lines.append(f"    {name:<40} heartbeat {age_text:>8}  "
                      f"{info.get('pages_per_min', '?')} pages/min")  # fmt: skip
+    robots = status.get("robots_unreachable") or {}
+    if robots.get("hosts"):
+        # their pages wait in the frontier until robots.txt answers (docs/robots.md)
+        lines.append(f"  robots.txt unreachable: {robots['hosts']:,} hosts (their pages wait)")
+        now = status.get("time") or 0.0
+        for h in robots.get("sample") or []:
+            what = f"HTTP {h['status']}" if h.get("status") else h.get("reason") or "?"
+            lines.append(f"    {h['host']:<40} since {now - h['since']:>6.0f}s  {what}")
     dead = status.get("dead_letters") or []
     if dead:
         lines.append("  dead letters (sample):")

@@ -20,8 +20,9 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
+from linkcrawl.frontier.store import Frontier, FrontierConfig
 from linkcrawl.readers import latest_sql
-from linkcrawl.robotsfetch import decode_answer
+from linkcrawl.robotsfetch import decode_answer, unreachable_answer
 from linkcrawl.testweb.generator import (
     ROBOTS_404_HOST,
     ROBOTS_503_HOST,
@@ -332,9 +333,14 @@ def test_frontier_cli_status_and_reset(redis: RedisServer) -> None:
     assert "2 seeds added" in result.stdout
     again = linkcrawl_cli("seed", "http://a.test/", redis=redis)
     assert "0 seeds added, 1 already seen" in again.stdout
+    # a host whose robots.txt is down, as a worker records it
+    frontier = Frontier(redis.client(), FrontierConfig(prefix="linkcrawl:it"))
+    frontier.store_robots_answer("down.test", unreachable_answer("refused", time.time()), 60)
     status = linkcrawl_cli("frontier", "status", redis=redis)
     assert status.returncode == 0, status.stderr
     assert "queued" in status.stdout and "a.test" in status.stdout
+    assert "robots.txt unreachable: 1 hosts" in status.stdout
+    assert "down.test" in status.stdout and "refused" in status.stdout
     refused = linkcrawl_cli("frontier", "reset", redis=redis)
     assert refused.returncode == 2 and "--yes" in refused.stderr
     reset = linkcrawl_cli("frontier", "reset", "--yes", redis=redis)

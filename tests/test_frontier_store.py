@@ -897,3 +897,29 @@ def test_robots_answers_are_shared_and_one_worker_claims_the_fetch(
     assert worker_a.robots_answer("b.test") is None
     client.set(f"{worker_a.config.prefix}:robots:b.test", "not json")
     assert worker_a.robots_answer("b.test") is None  # unreadable: fetched again
+
+
+def test_status_lists_the_hosts_whose_robots_txt_is_unreachable(
+    make_frontier: MakeFrontier, clock: FakeClock
+) -> None:
+    from linkcrawl.robotsfetch import answer_for_response, continued, unreachable_answer
+
+    f = make_frontier()
+    first = answer_for_response(503, b"", clock.now)
+    f.store_robots_answer("down.test", first, ttl=100)
+    f.store_robots_answer("gone.test", unreachable_answer("refused", clock.now), ttl=10)
+    f.store_robots_answer("up.test", answer_for_response(200, b"", clock.now), ttl=100)
+    clock.now += 5
+    # asked again, still down: one entry, the outage's start kept
+    f.store_robots_answer("down.test", continued(answer_for_response(503, b"", clock.now),
+                                                 first), ttl=100)  # fmt: skip
+    status = f.status()
+    assert status["robots_unreachable"]["hosts"] == 2
+    sample = {h["host"]: h for h in status["robots_unreachable"]["sample"]}
+    assert sample["down.test"]["status"] == 503 and sample["down.test"]["since"] == first.since
+    assert sample["gone.test"]["status"] is None and sample["gone.test"]["reason"] == "refused"
+    clock.now += 6  # gone.test's record (10 s) is over: not counted, whatever Redis holds
+    assert f.status()["robots_unreachable"]["hosts"] == 1
+    f.store_robots_answer("down.test", answer_for_response(200, b"", clock.now), ttl=100)
+    assert f.status()["robots_unreachable"] == {"hosts": 0, "sample": []}
+    json.dumps(status)

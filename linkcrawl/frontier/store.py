@@ -242,7 +242,7 @@ class Frontier:
             name: f"{p}:{name}"
             for name in (
                 "meta", "counts", "ready", "next", "backlog", "hif", "delay", "leases",
-                "deadlines", "lease_seq", "dead", "workers", "sent",
+                "deadlines", "lease_seq", "dead", "workers", "sent", "robots_down",
             )
         }  # fmt: skip
         self._add_script: Script = client.register_script(_load_script("add.lua"))
@@ -487,12 +487,43 @@ class Frontier:
 
     def store_robots_answer(self, netloc: str, answer: RobotsAnswer, ttl: float) -> None:
         """Store ``netloc``'s robots.txt answer for ``ttl`` seconds and end the fetch claim,
-        in one transaction: a worker that claims after it finds the answer."""
+        in one transaction: a worker that claims after it finds the answer.
+
+        An unreachable answer also enters ``P:robots_down`` (scored by when its record
+        expires), for ``linkcrawl frontier status``; any other answer takes the host out.
+        Entries of records that expired are pruned here."""
+        now = self._now()
+        down = self._keys["robots_down"]
         pipe = self.client.pipeline(transaction=True)
         pipe.set(self._robots_key(netloc), encode_answer(answer), px=max(1, int(ttl * 1000)))
         pipe.delete(self._robots_key(netloc, lock=True))
+        if answer.kind == "unreachable":
+            pipe.zadd(down, {netloc: now + ttl})
+        else:
+            pipe.zrem(down, netloc)
+        pipe.zremrangebyscore(down, "-inf", now)
         with self._redis("store_robots_answer"):
             pipe.execute()
+
+    def robots_down(self, top_n: int = 10) -> tuple[int, list[dict[str, Any]]]:
+        """Hosts whose robots.txt is unreachable now (5xx, 429, network errors: their pages
+        wait): how many, and up to ``top_n`` of them with ``since``, ``status``, ``reason``
+        and ``retry`` (when robots.txt is asked again, if known)."""
+        now = self._now()
+        down = self._keys["robots_down"]
+        with self._redis("robots_down"):
+            total = int(self.client.zcount(down, now, "+inf"))
+            found: list[bytes] = self.client.zrangebyscore(down, now, "+inf", 0, top_n)  # type: ignore[assignment]
+            names = [_text(h) for h in found]
+            raw = self.client.mget([self._robots_key(h) for h in names]) if names else []
+        hosts = []
+        for name, record in zip(names, raw, strict=True):
+            answer = None if record is None else decode_answer(record)
+            if answer is None or answer.kind != "unreachable":
+                continue  # answered meanwhile
+            hosts.append({"host": name, "since": answer.since, "status": answer.status or None,
+                          "reason": answer.reason, "asked": answer.time})  # fmt: skip
+        return total, hosts
 
     # ------------------------------------------------------------------ workers
 
@@ -607,9 +638,11 @@ class Frontier:
             owner = _text(record).split("\n", 2)[1]
             if owner in workers:
                 workers[owner]["leases"] = workers[owner].get("leases", 0) + 1
+        robots_total, robots_hosts = self.robots_down(top_n)
         return {
             "time": self._now(),
             "counts": counts,
+            "robots_unreachable": {"hosts": robots_total, "sample": robots_hosts},
             "seen_buckets": {
                 "bits": crawl_bits,
                 "buckets": 1 << crawl_bits,
