@@ -25,6 +25,7 @@ from linkcrawl.discovery import (
     sitemap_links,
 )
 from linkcrawl.fingerprint import URL_META_KEY
+from linkcrawl.frontier.meta import SITEMAP_META_KEY
 from linkcrawl.items import PageItem
 from linkcrawl.robots import RobotsParser
 from linkcrawl.sitemaps import parse_sitemap
@@ -414,3 +415,32 @@ def test_sitemap_urls_are_canonical_with_the_crawls_tracking_parameters() -> Non
     assert isinstance(item, PageItem) and item.sitemap_links is not None
     assert [link.target_url for link in item.sitemap_links] == ["http://a.test/p?id=2"]
     assert [r.url for r in requests] == ["http://a.test/p?id=2"]
+
+
+def test_a_tagged_request_is_read_as_a_sitemap_by_any_worker() -> None:
+    # Redis mode: worker B leases a text sitemap that worker A's robots.txt reading
+    # discovered (a.test named b.test/s.txt: cross-submission). The tag on the request is
+    # all B knows, and it is enough: read as a sitemap, a.test's entries allowed.
+    worker_a, worker_b = spider_for(), spider_for()
+    worker_a.on_robots_parsed(
+        RobotsParser(b"Sitemap: http://b.test/s.txt\n"), Request("http://a.test/")
+    )
+    engine: Any = worker_a.crawler.engine
+    (asked,) = engine.requests
+    assert asked.meta[SITEMAP_META_KEY] == "a.test"
+    leased = worker_b.request_for("http://b.test/s.txt", depth=0, sitemap="a.test")
+    body = b"http://a.test/listed\nhttp://b.test/own\n"
+    answer = TextResponse(leased.url, body=body, headers={"Content-Type": "text/plain"},
+                          request=leased)  # fmt: skip
+    *requests, item = worker_b.parse(answer)
+    assert isinstance(item, PageItem) and item.sitemap_links is not None
+    assert [link.target_url for link in item.sitemap_links] == [
+        "http://a.test/listed", "http://b.test/own",
+    ]  # fmt: skip
+    assert [r.url for r in requests] == [link.target_url for link in item.sitemap_links]
+    # untagged, the same text is a plain page to B
+    plain = worker_b.request_for("http://b.test/notes.txt", depth=0)
+    (page,) = worker_b.parse(TextResponse(plain.url, body=body,
+                                          headers={"Content-Type": "text/plain"},
+                                          request=plain))  # fmt: skip
+    assert isinstance(page, PageItem) and page.sitemap_links is None

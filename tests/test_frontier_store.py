@@ -7,6 +7,7 @@ clock: politeness and lease expiry are checked without sleeping.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import random
@@ -923,3 +924,29 @@ def test_status_lists_the_hosts_whose_robots_txt_is_unreachable(
     f.store_robots_answer("down.test", answer_for_response(200, b"", clock.now), ttl=100)
     assert f.status()["robots_unreachable"] == {"hosts": 0, "sample": []}
     json.dumps(status)
+
+
+def test_a_sitemap_tag_travels_with_its_request(
+    make_frontier: MakeFrontier, clock: FakeClock
+) -> None:
+    # Whichever worker leases a sitemap must know it is one (a text sitemap cannot be told
+    # by its content), and which host's robots.txt named it; retries keep the tag.
+    f = make_frontier(max_attempts=2)
+    page = req("http://a.test/page")
+    named = dataclasses.replace(req("http://b.test/s.txt"), sitemap="a.test")
+    plain = dataclasses.replace(req("http://c.test/sitemap.xml"), sitemap="")
+    assert f.add([page, named, plain]) == 3
+    leases, _ = f.lease("w1", max_count=3)
+    tags = {lease.request.url: lease.request.sitemap for lease in leases}
+    assert tags == {"http://a.test/page": None, "http://b.test/s.txt": "a.test",
+                    "http://c.test/sitemap.xml": ""}  # fmt: skip
+    retried = [lease.lease_id for lease in leases if lease.request.sitemap == "a.test"]
+    assert f.release(retried, failed=True, reason="timeout") == (1, 0)
+    clock.now += 10  # (the host's politeness delay)
+    (again,), _ = f.lease("w2", max_count=3)
+    assert (again.request.url, again.request.sitemap, again.request.attempts) == (
+        "http://b.test/s.txt", "a.test", 1,
+    )  # fmt: skip
+    assert f.release([again.lease_id], failed=True, reason="timeout") == (0, 1)
+    (dead,) = f.dead_letters()
+    assert (dead["url"], dead["attempts"], dead["reason"]) == ("http://b.test/s.txt", 2, "timeout")

@@ -13,6 +13,10 @@ ATTEMPTS_META_KEY = "linkcrawl_attempts"
 #: on a request handed back to the scheduler: not to be sent before this ``time.time()``
 #: (its host's robots.txt is unreachable until then); the scheduler holds it meanwhile
 NOT_BEFORE_META_KEY = "linkcrawl_not_before"
+#: on a request for a sitemap: "" or the host whose robots.txt named it (its entries may be
+#: on that host); the Redis frontier stores it with the request, so that whichever worker
+#: leases it reads the response as a sitemap
+SITEMAP_META_KEY = "linkcrawl_sitemap"
 
 
 def redis_url(settings: Any) -> str:

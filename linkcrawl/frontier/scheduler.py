@@ -37,7 +37,12 @@ from scrapy.utils.asyncio import create_looping_call
 
 from linkcrawl import signals as lc_signals
 from linkcrawl.fingerprint import URL_META_KEY
-from linkcrawl.frontier.meta import LEASE_META_KEY, NOT_BEFORE_META_KEY, redis_url
+from linkcrawl.frontier.meta import (
+    LEASE_META_KEY,
+    NOT_BEFORE_META_KEY,
+    SITEMAP_META_KEY,
+    redis_url,
+)
 from linkcrawl.frontier.store import (
     Frontier,
     FrontierConfig,
@@ -516,6 +521,7 @@ class FrontierScheduler(BaseScheduler):
                 host=url_host(url),
                 fingerprint=fingerprint(url),
                 depth=int(request.meta.get("depth", 0)),
+                sitemap=request.meta.get(SITEMAP_META_KEY),
             )
         )
         return True
@@ -547,11 +553,16 @@ class FrontierScheduler(BaseScheduler):
         make = getattr(self.spider, "request_for", None)
         for lease in leases:
             req = lease.request
+            extra = {} if req.sitemap is None else {"sitemap": req.sitemap}
             if make is not None:
-                request = make(req.url, depth=req.depth, lease=(lease.lease_id, req.attempts))
+                request = make(
+                    req.url, depth=req.depth, lease=(lease.lease_id, req.attempts), **extra
+                )
             else:
                 request = Request(req.url, meta={"depth": req.depth})
                 request.meta[LEASE_META_KEY] = lease.lease_id
+                if req.sitemap is not None:
+                    request.meta[SITEMAP_META_KEY] = req.sitemap
             self._outstanding.add(lease.lease_id)
             self._ready.append(request)
         self._inc("frontier/leased", len(leases))

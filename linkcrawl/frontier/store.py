@@ -138,6 +138,8 @@ class FrontierRequest:
     fingerprint: bytes  #: ``linkcrawl.urls.fingerprint(url)``: 8 bytes, the dedupe key
     depth: int
     attempts: int = 0  #: failed attempts so far
+    #: a sitemap: "" or the host whose robots.txt named it; None for a page
+    sitemap: str | None = None
 
     @classmethod
     def from_url(cls, canonical_url: str, depth: int = 0) -> FrontierRequest:
@@ -303,7 +305,11 @@ class Frontier:
                 if not r.host or "\n" in r.host:
                     raise ValueError(f"bad host {r.host!r} for {r.url}")
                 packed = pack_url(r.url, r.host)
-                entry = json.dumps([packed, r.depth, r.attempts], separators=(",", ":"))
+                # A sitemap's tag goes before depth and attempts (finish.lua reads those
+                # two from the end): pages, nearly all of the queue, pay nothing for it.
+                fields = [packed, r.depth, r.attempts] if r.sitemap is None else [
+                    packed, r.sitemap, r.depth, r.attempts]  # fmt: skip
+                entry = json.dumps(fields, separators=(",", ":"))
                 args += (r.host, str(r.depth), entry)
         return args
 
@@ -360,9 +366,10 @@ class Frontier:
         leases = []
         for i in range(2, 2 + 3 * count, 3):
             host = _text(reply[i + 1])
-            packed, depth, attempts = json.loads(reply[i + 2])
+            packed, *tag, depth, attempts = json.loads(reply[i + 2])
             url = unpack_url(packed, host)
-            request = FrontierRequest(url, host, url_fingerprint(url), depth, attempts)
+            sitemap = str(tag[0]) if tag else None
+            request = FrontierRequest(url, host, url_fingerprint(url), depth, attempts, sitemap)
             leases.append(Lease(_text(reply[i]), request, worker))
         if nxt == "":
             return leases, None
@@ -659,7 +666,7 @@ class Frontier:
     def _dead_record(raw: bytes | str) -> dict[str, Any]:
         entry, reason, worker, host, when = json.loads(raw)
         if isinstance(entry, list):
-            packed, depth, attempts = entry
+            packed, *_, depth, attempts = entry
             url = unpack_url(packed, host)
         else:  # an unreadable queue entry, kept as a string
             url, depth, attempts = entry, None, None

@@ -25,7 +25,12 @@ from linkcrawl.discovery import (
     sitemap_links,
 )
 from linkcrawl.fingerprint import URL_META_KEY
-from linkcrawl.frontier.meta import ATTEMPTS_META_KEY, LEASE_META_KEY, redis_url
+from linkcrawl.frontier.meta import (
+    ATTEMPTS_META_KEY,
+    LEASE_META_KEY,
+    SITEMAP_META_KEY,
+    redis_url,
+)
 from linkcrawl.items import PageItem
 from linkcrawl.links import extract, redirect_link
 from linkcrawl.policy import (
@@ -202,15 +207,30 @@ class BacklinksSpider(scrapy.Spider):
             self.sitemap_download_maxsize = self.sitemap_max_bytes
 
     def request_for(
-        self, url: str, *, depth: int | None = None, lease: tuple[str, int] | None = None
+        self,
+        url: str,
+        *,
+        depth: int | None = None,
+        lease: tuple[str, int] | None = None,
+        sitemap: str | None = None,
     ) -> scrapy.Request:
         """The request for a canonical URL; the Redis frontier rebuilds leased requests
-        with it (``depth`` and ``lease`` = (lease id, attempts so far) come from Redis)."""
+        with it (``depth``, ``lease`` = (lease id, attempts so far) and ``sitemap``, a
+        sitemap's tag, come from Redis)."""
         # Our requests see every status and never follow redirects in the downloader: each
         # hop must become a page row and a redirect edge (robots.txt fetches still do).
         meta: dict[str, Any] = {"dont_redirect": True, URL_META_KEY: url}
-        if self.sitemap_download_maxsize and self._sitemaps and node_id(url) in self._sitemaps:
-            meta["download_maxsize"] = meta["download_warnsize"] = self.sitemap_download_maxsize
+        if sitemap is None and self._sitemaps:
+            key = node_id(url)
+            if key in self._sitemaps:
+                sitemap = self._sitemap_robots_host.get(key, "")
+        if sitemap is not None:
+            # Travels with the request (through the Redis frontier too): whichever worker
+            # fetches it reads it as a sitemap, with the host whose robots.txt named it.
+            meta[SITEMAP_META_KEY] = sitemap
+            if self.sitemap_download_maxsize:
+                meta["download_maxsize"] = self.sitemap_download_maxsize
+                meta["download_warnsize"] = self.sitemap_download_maxsize
         if depth is not None:
             meta["depth"] = depth
         if lease is not None:
@@ -301,13 +321,18 @@ class BacklinksSpider(scrapy.Spider):
             self._sitemap_robots_host[key] = robots_host
         return True
 
-    def _read_sitemap(self, url: str, body: bytes, html: bool) -> Sitemap | None:
-        """The response body read as a sitemap, when ``url`` was requested as one or an
+    def _read_sitemap(
+        self, url: str, body: bytes, html: bool, tag: str | None = None
+    ) -> Sitemap | None:
+        """The response body read as a sitemap, when ``url`` was requested as one (``tag``:
+        its request's ``SITEMAP_META_KEY``, set by whichever worker asked for it) or an
         XML sitemap is what came back; None otherwise (it is then handled as a page)."""
         if not self.sitemaps_enabled:
             return None
         key = node_id(url)
-        known = key in self._sitemaps
+        if tag and key not in self._sitemap_robots_host:
+            self._sitemap_robots_host[key] = tag  # named by that host's robots.txt
+        known = tag is not None or key in self._sitemaps
         if not known and (html or not looks_like_sitemap(body)):
             return None
         self._sitemaps.discard(key)
@@ -394,7 +419,8 @@ class BacklinksSpider(scrapy.Spider):
         location = _first(headers, "location")
         ok = 200 <= response.status < 300
         html = ok and is_html(content_type, response.body)
-        sitemap = self._read_sitemap(url, response.body, html) if ok else None
+        tag = response.meta.get(SITEMAP_META_KEY)
+        sitemap = self._read_sitemap(url, response.body, html, tag) if ok else None
         if response.status in _REDIRECT_STATUSES and location:
             item.redirect = redirect_link(
                 url, location, response.status, strip_params=self.strip_params
@@ -402,10 +428,10 @@ class BacklinksSpider(scrapy.Spider):
             self._inc("pages/redirects")
             if item.redirect is not None and self.policy.follows(item.redirect):
                 follow.append(item.redirect.target_url)
-                if self._sitemaps and node_id(url) in self._sitemaps:
+                if tag is not None or (self._sitemaps and node_id(url) in self._sitemaps):
                     # a moved sitemap: its new place is read as one too
                     self._sitemaps.discard(node_id(url))
-                    self._add_sitemap(item.redirect.target_url, None)
+                    self._add_sitemap(item.redirect.target_url, tag or None)
         elif sitemap is not None:
             item.sitemap_links = sitemap_links(sitemap)
             follow = self._sitemap_follow(sitemap, depth)

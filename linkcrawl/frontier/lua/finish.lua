@@ -110,7 +110,8 @@ for _, id in ipairs(ids) do
         done = done + 1
       else
         local failed = mode ~= 'release'
-        -- entry is ["url without scheme://host",depth,attempts] (store.pack_url)
+        -- entry is ["url without scheme://host",depth,attempts] (store.pack_url), or
+        -- [url,"sitemap tag",depth,attempts]: depth and attempts are always the last two
         local head, depth, attempts = string.match(entry, '^(.*),(%d+),(%d+)%]$')
         if head then
           attempts = tonumber(attempts)
