@@ -427,9 +427,11 @@ class FleetSendSpacingMiddleware:
         return o
 
     def host_delay(self, host: str, delay: float) -> None:
+        from linkcrawl.frontier.scheduler import polite_delay
+
         if delay > 0:
-            # with the margin, as the scheduler stores it in Redis (polite_delay)
-            delay += self.delay_margin
+            # with the margin, as the scheduler stores it in Redis
+            delay = polite_delay(delay, self.delay_margin)
             self.host_delays[host] = max(delay, self.host_delays.get(host, 0.0))
 
     def _inc(self, key: str) -> None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from linkcrawl.robots import MAX_BODY_BYTES
@@ -116,9 +116,7 @@ def continued(answer: RobotsAnswer, previous: RobotsAnswer | None) -> RobotsAnsw
         and previous.kind == "unreachable"
         and 0 < previous.since < answer.since
     ):
-        return RobotsAnswer(
-            answer.kind, answer.status, answer.time, answer.body, answer.reason, previous.since
-        )
+        return replace(answer, since=previous.since)
     return answer
 
 
