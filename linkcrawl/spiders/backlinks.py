@@ -213,15 +213,17 @@ class BacklinksSpider(scrapy.Spider):
         depth: int | None = None,
         lease: tuple[str, int] | None = None,
         sitemap: str | None = None,
+        key: int | None = None,
     ) -> scrapy.Request:
         """The request for a canonical URL; the Redis frontier rebuilds leased requests
         with it (``depth``, ``lease`` = (lease id, attempts so far) and ``sitemap``, a
-        sitemap's tag, come from Redis)."""
+        sitemap's tag, come from Redis). ``key``: the URL's node id, when the caller has
+        it (not hashed again)."""
         # Our requests see every status and never follow redirects in the downloader: each
         # hop must become a page row and a redirect edge (robots.txt fetches still do).
         meta: dict[str, Any] = {"dont_redirect": True, URL_META_KEY: url}
         if sitemap is None and self._sitemaps:
-            key = node_id(url)
+            key = node_id(url) if key is None else key
             if key in self._sitemaps:
                 sitemap = self._sitemap_robots_host.get(key, "")
         if sitemap is not None:
@@ -241,9 +243,10 @@ class BacklinksSpider(scrapy.Spider):
         if self.crawler.stats is not None:
             self.crawler.stats.inc_value(key, count)
 
-    def _unsent(self, urls: list[str], depth: int) -> Iterator[str]:
-        """The URLs not sent to the scheduler before; remembers those that reach its
-        dupefilter (DepthMiddleware and UrlLengthMiddleware drop some on the way)."""
+    def _unsent(self, urls: list[str], depth: int) -> Iterator[tuple[str, int]]:
+        """The URLs not sent to the scheduler before, with their node ids; remembers those
+        that reach its dupefilter (DepthMiddleware and UrlLengthMiddleware drop some on
+        the way)."""
         sent = self._sent
         remember = not self.depth_limit or depth <= self.depth_limit
         max_length = self.url_length_limit
@@ -255,7 +258,7 @@ class BacklinksSpider(scrapy.Spider):
                 if len(sent) >= _SENT_CACHE_MAX:
                     sent.clear()
                 sent.add(key)
-            yield url
+            yield url, key
 
     def _log_once(self, key: str, message: str, *args: Any) -> None:
         if key not in self._logged:
@@ -283,11 +286,11 @@ class BacklinksSpider(scrapy.Spider):
         found = host_sitemaps(robots_lines, host_url, self.sitemap_discovery, self.strip_params)
         urls = [url for url in found if self._add_sitemap(url, robots_host)]
         engine = self.crawler.engine
-        for url in self._unsent(urls, 0):
+        for url, key in self._unsent(urls, 0):
             self._inc("sitemaps/discovered")
             try:
                 # depth 0: a sitemap is an entry point, as a seed is
-                engine.crawl(self.request_for(url, depth=0))
+                engine.crawl(self.request_for(url, depth=0, key=key))
             except RuntimeError:
                 return  # the spider is closing
 
@@ -397,8 +400,8 @@ class BacklinksSpider(scrapy.Spider):
 
     async def start(self) -> AsyncIterator[Any]:
         # Seeds go through the dupefilter like any link: a seed linked back is not refetched.
-        for url in self._unsent(self.seed_urls, 0):
-            yield self.request_for(url)
+        for url, key in self._unsent(self.seed_urls, 0):
+            yield self.request_for(url, key=key)
 
     def parse(self, response: Response, **_: Any) -> Iterator[Any]:
         now = datetime.now(UTC)
@@ -458,8 +461,8 @@ class BacklinksSpider(scrapy.Spider):
             if host not in self._discovered_hosts:
                 self._request_sitemaps(url, [])
         self._inc("links/followed", len(follow))
-        for url in self._unsent(follow, depth + 1):
-            yield self.request_for(url)
+        for url, key in self._unsent(follow, depth + 1):
+            yield self.request_for(url, key=key)
         # The page's item last: its links are then in the scheduler (the Redis frontier's
         # add buffer, sent before any ack) before its rows can be committed and its lease
         # acknowledged. Item first, a worker killed between the ack and the next flush of
