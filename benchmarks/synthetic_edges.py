@@ -322,6 +322,7 @@ def _edge_table(g: _Graph, lo: int, hi: int, rels: pa.Array, anchors: pa.Array) 
         pa.array(shost == thost),
         pa.array(position, mask=position < 0),
         pa.array(status, mask=status == 0),
+        pa.nulls(hi - lo, _TS),  # lastmod: sitemap entries only, and there are none here
     ]
     return pa.Table.from_arrays(columns, schema=EDGES_SCHEMA)
 
