@@ -78,6 +78,12 @@ PARQUET_ROTATE_SECONDS = 60.0
 # Parquet codec and level (zstd 3: about the size of gzip at a fraction of the CPU).
 PARQUET_COMPRESSION = "zstd"
 PARQUET_COMPRESSION_LEVEL = 3
+# S3 endpoint for LINKCRAWL_OUTPUT=s3://... (MinIO, Ceph...): http(s)://host:port;
+# empty = AWS, or AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL from the environment.
+PARQUET_S3_ENDPOINT_OVERRIDE = ""
+# S3 region of the output bucket; empty = AWS_DEFAULT_REGION / the AWS config, else the
+# bucket's own region (one request to AWS at start). Credentials: environment only.
+PARQUET_S3_REGION = ""
 
 # --- Redis frontier (off unless LINKCRAWL_REDIS_URL is set) ---------------------------
 # redis://[:password@]host:port/db or rediss://...; empty = embedded Scrapy scheduler.

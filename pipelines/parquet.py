@@ -3,8 +3,10 @@ that feeds them from the spider's page items.
 
 A file is written under a hidden temporary name (``.part-...parquet.tmp``: pyarrow,
 Spark, Hive and ``*.parquet`` globs all skip it), fsync'd, then renamed into place, so a
-reader sees either no file or a whole one. Names carry a per-process worker id and a
-sequence number, so two processes never share a file.
+reader sees either no file or a whole one. On an object store (``LINKCRAWL_OUTPUT`` =
+``s3://bucket/prefix``, docs/storage.md) there is no rename: the file is encoded in memory
+and uploaded whole to its final key when it is committed. Names carry a per-process worker
+id and a sequence number, so two processes never share a file.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +22,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from scrapy.exceptions import NotConfigured
 
-from linkcrawl.files import fsync_dir
+from linkcrawl.files import (
+    check_writable,
+    fsync_dir,
+    has_credentials,
+    open_output,
+    put_file,
+    redact_uri,
+)
 from linkcrawl.policy import PolicyError, check_crawl_id, stop_on_user_error
 from linkcrawl.schema import PARTITION_COLUMN, SCHEMAS
 from linkcrawl.signals import commit_requested, rows_committed
@@ -30,6 +40,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Self
 
+    import pyarrow.fs as pafs
     from scrapy.crawler import Crawler
 
     from linkcrawl.items import PageItem
@@ -43,11 +54,16 @@ class ParquetPartWriter:
     Rows are encoded every ``batch_rows`` rows (one row group each) into the open
     temporary file; the file is committed after ``rows_per_file`` rows, after
     ``rotate_seconds`` (checked on append and by ``tick``), and on ``close``.
+
+    With a ``filesystem`` (an object store), ``directory`` is a path in it and the open
+    file is an in-memory buffer; ``commit`` seals it and uploads it with ``put_file``. A
+    failed upload raises ``OSError`` and keeps the sealed file: every later ``commit``
+    uploads the sealed files first, in order, so rows are never dropped or reordered.
     """
 
     def __init__(
         self,
-        directory: Path,
+        directory: Path | str,
         schema: pa.Schema,
         *,
         worker_id: str,
@@ -57,8 +73,10 @@ class ParquetPartWriter:
         compression: str = "zstd",
         compression_level: int | None = 3,
         clock: Callable[[], float] = time.monotonic,
+        filesystem: pafs.FileSystem | None = None,
     ) -> None:
         self.directory = directory
+        self.filesystem = filesystem
         self.schema = schema
         self.worker_id = worker_id
         self.rows_per_file = max(1, rows_per_file)
@@ -69,8 +87,10 @@ class ParquetPartWriter:
         self.clock = clock
         self.seq = 0
         self.rows_committed = 0
-        self.files_committed: list[Path] = []
+        self.files_committed: list[Path | str] = []
         self._buffer: list[dict[str, Any]] = []
+        # object store: closed files not yet uploaded (path, bytes, rows), oldest first
+        self._sealed: list[tuple[str, pa.Buffer, int]] = []
         self._writer: pq.ParquetWriter | None = None
         self._file: Any = None
         self._tmp_path: Path | None = None
@@ -80,7 +100,15 @@ class ParquetPartWriter:
     @property
     def pending_rows(self) -> int:
         """Rows appended but not yet in a committed file."""
-        return self._file_rows
+        return self._file_rows + sum(rows for _, _, rows in self._sealed)
+
+    @property
+    def unpublished_files(self) -> int:
+        """Closed files whose upload failed, waiting for the next ``commit``."""
+        return len(self._sealed)
+
+    def _name(self) -> str:
+        return f"part-{self.worker_id}-{self.seq:06d}.parquet"
 
     def append(self, rows: list[dict[str, Any]]) -> None:
         if not rows:
@@ -107,10 +135,15 @@ class ParquetPartWriter:
         batch = pa.RecordBatch.from_pylist(self._buffer, schema=self.schema)
         self._buffer = []
         if self._writer is None:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            name = f"part-{self.worker_id}-{self.seq:06d}.parquet"
-            self._tmp_path = self.directory / f".{name}.tmp"
-            self._file = open(self._tmp_path, "wb")  # noqa: SIM115 (closed in commit)
+            if self.filesystem is not None:
+                # Nothing is streamed to the store before commit: pyarrow would publish a
+                # partial object if anything went wrong in between (linkcrawl.files).
+                self._file = pa.BufferOutputStream()
+            else:
+                directory = Path(self.directory)
+                directory.mkdir(parents=True, exist_ok=True)
+                self._tmp_path = directory / f".{self._name()}.tmp"
+                self._file = open(self._tmp_path, "wb")  # noqa: SIM115 (closed in commit)
             self._writer = pq.ParquetWriter(
                 self._file,
                 self.schema,
@@ -121,9 +154,12 @@ class ParquetPartWriter:
             )
         self._writer.write_batch(batch, row_group_size=self.batch_rows)
 
-    def commit(self) -> Path | None:
-        """Write what is buffered, close the file and rename it into place."""
+    def commit(self) -> Path | str | None:
+        """Write what is buffered, close the file and rename it into place (or upload
+        it); the last file committed, or None."""
         self._write_buffer()
+        if self.filesystem is not None:
+            return self._commit_to_store(self.filesystem)
         if self._writer is None or self._tmp_path is None:
             return None
         self._writer.close()
@@ -132,13 +168,31 @@ class ParquetPartWriter:
         self._file.close()
         final = self._tmp_path.with_name(self._tmp_path.name[1:].removesuffix(".tmp"))
         os.replace(self._tmp_path, final)
-        fsync_dir(self.directory)
+        fsync_dir(final.parent)
         self.files_committed.append(final)
         self.rows_committed += self._file_rows
         self._writer, self._file, self._tmp_path = None, None, None
         self._file_rows = 0
         self.seq += 1
         return final
+
+    def _commit_to_store(self, filesystem: pafs.FileSystem) -> str | None:
+        if self._writer is not None:
+            self._writer.close()
+            path = f"{self.directory}/{self._name()}"
+            self._sealed.append((path, self._file.getvalue(), self._file_rows))
+            self._writer, self._file = None, None
+            self._file_rows = 0
+            self.seq += 1
+        last = None
+        while self._sealed:
+            path, data, rows = self._sealed[0]
+            put_file(filesystem, path, data)  # OSError: kept for the next commit
+            del self._sealed[0]
+            self.files_committed.append(path)
+            self.rows_committed += rows
+            last = path
+        return last
 
     def close(self) -> None:
         self.commit()
@@ -165,18 +219,60 @@ def check_output_dir(root: Path) -> None:
         raise PolicyError(f"output directory {str(root)!r} is not writable: {e}") from None
 
 
+def _one_line(error: BaseException) -> str:
+    # pyarrow's S3 errors are long and multi-line (request ids, curl details)
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def open_output_location(
+    location: str, *, s3_endpoint_override: str, s3_region: str
+) -> tuple[pafs.FileSystem | None, str]:
+    """Open ``LINKCRAWL_OUTPUT`` and check it can be written, or raise ``PolicyError``
+    with one line naming it (credentials redacted): a dead endpoint, a missing bucket or
+    refused credentials stop the crawl at start, not at its first commit."""
+    shown = redact_uri(location)
+    if has_credentials(location):
+        raise PolicyError(
+            f"LINKCRAWL_OUTPUT {shown!r} holds credentials: Scrapy logs settings, so give "
+            "them in the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, "
+            "AWS_PROFILE) instead"
+        )
+    try:
+        filesystem, root = open_output(
+            location, s3_endpoint_override=s3_endpoint_override, s3_region=s3_region
+        )
+    except (ValueError, OSError) as e:  # pyarrow's ArrowInvalid is a ValueError
+        raise PolicyError(f"LINKCRAWL_OUTPUT {shown!r} cannot be opened: {_one_line(e)}") from None
+    if filesystem is None:
+        check_output_dir(Path(root))
+        return None, root
+    try:
+        check_writable(filesystem, root)
+    except OSError as e:
+        raise PolicyError(f"output {shown!r} is not writable: {_one_line(e)}") from None
+    return filesystem, root
+
+
 class ParquetPipeline:
     """Writes every ``PageItem`` as one ``pages`` row and its ``edges`` rows.
 
     Settings: ``PARQUET_ENABLED``, ``LINKCRAWL_OUTPUT``, ``LINKCRAWL_CRAWL_ID``,
     ``LINKCRAWL_WORKER_ID``, ``PARQUET_ROWS_PER_FILE``, ``PARQUET_BATCH_ROWS``,
-    ``PARQUET_ROTATE_SECONDS``, ``PARQUET_COMPRESSION``, ``PARQUET_COMPRESSION_LEVEL``.
-    Stats: ``parquet/rows_written/<table>``, ``parquet/files_committed/<table>``.
+    ``PARQUET_ROTATE_SECONDS``, ``PARQUET_COMPRESSION``, ``PARQUET_COMPRESSION_LEVEL``,
+    ``PARQUET_S3_ENDPOINT_OVERRIDE``, ``PARQUET_S3_REGION``.
+    Stats: ``parquet/rows_written/<table>``, ``parquet/files_committed/<table>``,
+    ``parquet/upload_errors/<table>``, ``parquet/rows_lost/<table>``.
+
+    ``output`` is a local directory, or with ``filesystem`` a path in that filesystem.
+    On an object store a failed upload is logged (once per outage) and retried with
+    backoff; its rows stay in memory and their frontier leases are not acknowledged, so
+    nothing is reported done before it is stored. Local write errors raise, as before.
     """
 
     def __init__(
         self,
-        output: Path,
+        output: Path | str,
         *,
         crawl_id: str,
         worker_id: str,
@@ -185,14 +281,23 @@ class ParquetPipeline:
         rotate_seconds: float,
         compression: str,
         compression_level: int | None,
+        filesystem: pafs.FileSystem | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.output = output
+        self.filesystem = filesystem
+        # what log lines name: the URI (credentials redacted) or the local path
+        self.location = str(output)
         self.crawl_id = check_crawl_id(crawl_id)
         self.worker_id = resolve_worker_id(worker_id)
         self.rotate_seconds = rotate_seconds
+        self.clock = clock
+        partition = f"{PARTITION_COLUMN}={self.crawl_id}"
         self.writers = {
             table: ParquetPartWriter(
-                output / table / f"{PARTITION_COLUMN}={self.crawl_id}",
+                Path(output) / table / partition
+                if filesystem is None
+                else f"{str(output).rstrip('/')}/{table}/{partition}",
                 schema,
                 worker_id=self.worker_id,
                 rows_per_file=rows_per_file,
@@ -200,6 +305,7 @@ class ParquetPipeline:
                 rotate_seconds=rotate_seconds,
                 compression=compression,
                 compression_level=compression_level,
+                filesystem=filesystem,
             )
             for table, schema in SCHEMAS.items()
         }
@@ -208,6 +314,9 @@ class ParquetPipeline:
         self._committed_counts = dict.fromkeys(self.writers, 0)
         # leases whose rows are appended but not yet in committed files
         self._pending_leases: list[str] = []
+        # object store outage: when to retry next, and the current backoff
+        self._retry_at = 0.0
+        self._retry_delay = 0.0
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -216,8 +325,14 @@ class ParquetPipeline:
             raise NotConfigured("PARQUET_ENABLED is off")
         try:
             level = s.get("PARQUET_COMPRESSION_LEVEL")
+            location = str(s["LINKCRAWL_OUTPUT"])
+            filesystem, root = open_output_location(
+                location,
+                s3_endpoint_override=str(s["PARQUET_S3_ENDPOINT_OVERRIDE"] or ""),
+                s3_region=str(s["PARQUET_S3_REGION"] or ""),
+            )
             o = cls(
-                Path(s["LINKCRAWL_OUTPUT"]),
+                Path(root) if filesystem is None else root,
                 crawl_id=str(s["LINKCRAWL_CRAWL_ID"]),
                 worker_id=str(s["LINKCRAWL_WORKER_ID"] or ""),
                 rows_per_file=s.getint("PARQUET_ROWS_PER_FILE"),
@@ -225,8 +340,10 @@ class ParquetPipeline:
                 rotate_seconds=s.getfloat("PARQUET_ROTATE_SECONDS"),
                 compression=_check_codec(s["PARQUET_COMPRESSION"]),
                 compression_level=None if level in (None, "") else int(level),
+                filesystem=filesystem,
             )
-            check_output_dir(o.output)
+            if filesystem is not None:
+                o.location = redact_uri(location)
         except ValueError as e:  # PolicyError, or int()/float() of a bad setting value
             stop_on_user_error(e)
         o.crawler = crawler
@@ -238,29 +355,67 @@ class ParquetPipeline:
 
         # A quiet crawl still publishes: commit aged files even when no item arrives.
         self._loop = create_looping_call(self.tick)
-        self._loop.start(max(0.5, min(5.0, self.rotate_seconds / 4)), now=False)
+        self._loop.start(self._tick_seconds(), now=False)
+
+    def _tick_seconds(self) -> float:
+        return max(0.5, min(5.0, self.rotate_seconds / 4))
 
     def tick(self) -> None:
-        for writer in self.writers.values():
-            writer.tick()
-        self._after_write()
+        for table, writer in self.writers.items():
+            self._guarded(table, writer.tick)
+        # retry failed uploads even when no new file is due
+        unpublished = any(w.unpublished_files for w in self.writers.values())
+        self._after_write(force=unpublished and self.clock() >= self._retry_at)
 
     def commit_now(self) -> None:
-        """Commit what is buffered (the frontier is waiting on these rows' leases)."""
-        if self._pending_leases:
+        """Commit what is buffered (the frontier is waiting on these rows' leases); while
+        the object store is failing, only once its backoff has passed (the frontier asks
+        every second, and each attempt on a dead endpoint blocks for seconds)."""
+        if self._pending_leases and self.clock() >= self._retry_at:
             self._after_write(force=True)
 
     def process_item(self, item: PageItem) -> PageItem:
         tables = {"pages": [page_row(item, self.worker_id)], "edges": edge_rows(item)}
         stats = self.crawler.stats if self.crawler is not None else None
         for table, rows in tables.items():
-            self.writers[table].append(rows)
+            self._guarded(table, partial(self.writers[table].append, rows))
             if stats is not None and rows:
                 stats.inc_value(f"parquet/rows_written/{table}", len(rows))
         if item.lease_id is not None:
             self._pending_leases.append(item.lease_id)
         self._after_write()
         return item
+
+    def _guarded(self, table: str, action: Callable[[], object]) -> bool:
+        """Run a writer call; on an object store, an upload error is logged and counted
+        (the writer keeps the file for a retry) instead of failing the item."""
+        try:
+            action()
+        except OSError as e:
+            if self.filesystem is None:
+                raise  # local disk: as before, the item fails with the error
+            self._upload_failed(table, e)
+            return False
+        return True
+
+    def _upload_failed(self, table: str, error: OSError) -> None:
+        writer = self.writers[table]
+        if self.crawler is not None:
+            self.crawler.stats.inc_value(f"parquet/upload_errors/{table}")
+        if self._retry_delay == 0:  # first failure of an outage: one line, not one per item
+            logger.error(
+                "Upload to %s failed (%s: %d rows in %d files waiting; retrying with "
+                "backoff, their leases held): %s",
+                self.location,
+                table,
+                writer.pending_rows,
+                writer.unpublished_files,
+                _one_line(error),
+            )
+        now = self.clock()
+        if now >= self._retry_at:  # once per attempt, not once per table that failed
+            self._retry_delay = min(60.0, max(self._tick_seconds(), 2 * self._retry_delay))
+            self._retry_at = now + self._retry_delay
 
     def _after_write(self, *, force: bool = False) -> None:
         """Tables commit together: when one writer has committed (rows or age), commit the
@@ -269,8 +424,9 @@ class ParquetPipeline:
         counts = {t: len(w.files_committed) for t, w in self.writers.items()}
         if not force and counts == self._committed_counts:
             return
-        for writer in self.writers.values():
-            writer.commit()
+        ok = True
+        for table, writer in self.writers.items():
+            ok = self._guarded(table, writer.commit) and ok
         stats = self.crawler.stats if self.crawler is not None else None
         for table, writer in self.writers.items():
             for path in writer.files_committed[self._committed_counts.get(table, 0) :]:
@@ -278,6 +434,11 @@ class ParquetPipeline:
                 if stats is not None:
                     stats.inc_value(f"parquet/files_committed/{table}")
         self._committed_counts = {t: len(w.files_committed) for t, w in self.writers.items()}
+        if not ok or any(w.pending_rows for w in self.writers.values()):
+            return  # some rows are not stored yet: their leases wait for the retry
+        if self._retry_delay:
+            logger.info("Uploads to %s work again; every waiting file is stored", self.location)
+            self._retry_delay = self._retry_at = 0.0
         if self._pending_leases and self.crawler is not None:
             leases, self._pending_leases = self._pending_leases, []
             self.crawler.signals.send_catch_log(signal=rows_committed, lease_ids=leases)
@@ -286,8 +447,20 @@ class ParquetPipeline:
         if self._loop is not None and self._loop.running:
             self._loop.stop()
         self._after_write(force=True)
+        for table, writer in self.writers.items():
+            if writer.pending_rows:  # the last retry failed too: say what is not stored
+                logger.error(
+                    "%d %s rows in %d files were not stored in %s; their pages must be "
+                    "crawled again (the frontier re-queues unacknowledged leases)",
+                    writer.pending_rows,
+                    table,
+                    writer.unpublished_files,
+                    self.location,
+                )
+                if self.crawler is not None:
+                    self.crawler.stats.inc_value(f"parquet/rows_lost/{table}", writer.pending_rows)
         logger.info(
             "Parquet output in %s: %s",
-            self.output,
+            self.location,
             ", ".join(f"{t} {w.rows_committed} rows" for t, w in self.writers.items()),
         )
