@@ -1,7 +1,7 @@
 """Benchmark: the authority job against a python-igraph pipeline, same Parquet, same run.
 
     python benchmarks/authority.py [--sizes 9M,45M] [--repeat N] [--quick] [--workdir DIR]
-        [--job-args '--tol 1e-12'] [--threads N] [--skip-igraph]
+        [--job-args '--tol 1e-12'] [--threads N] [--skip-igraph] [--engine-spark]
 
 For each size (edge rows; nodes are a ninth of that: ~1M nodes / 9M edges, ~5M / 45M):
 
@@ -15,6 +15,10 @@ For each size (edge rows; nodes are a ninth of that: ~1M nodes / 9M edges, ~5M /
 3. ``benchmarks/igraph_baseline.py`` runs in a subprocess: read the URL columns, number
    the URLs, apply the job's graph rules, build an ``igraph.Graph``, PRPACK PageRank,
    write url + pagerank (its docstring has the details).
+
+With ``--engine-spark`` the Spark engine (``linkcrawl authority --engine spark``) runs
+too, with ``--spark-master local[1]`` and ``local[2]``, and its wall time is compared with
+the local engine's (``spark_vs_local_<size>_ratio``: local[2] / local engine).
 
 Each side is timed from process start to exit (interpreter start-up and imports
 included), and its peak resident memory is ``ru_maxrss`` from ``os.wait4`` (the process
@@ -58,6 +62,7 @@ TOP = 100
 FLOORS = {9_000_000: (10.0, 1_500.0), 45_000_000: (60.0, 4_000.0)}
 SPEEDUP_FLOOR = 3.0
 OURS, THEIRS = "linkcrawl_authority", "igraph_pipeline"  # also the JSON keys' prefixes
+SPARK = "linkcrawl_spark"  # --engine-spark: linkcrawl_spark_local1_9m_s, ..._local2_9m_s
 
 
 def label(edges: int) -> str:
@@ -280,8 +285,25 @@ def bench_size(edges: int, args: argparse.Namespace) -> dict[str, Any]:
     sides = {OURS: (ours_cmd, ours_out)}
     if not args.skip_igraph:
         sides[THEIRS] = (theirs_cmd, theirs_out.parent)
+    if args.engine_spark:
+        # The Spark engine on this machine, one and two cores (local mode: the driver and
+        # the executor threads in one JVM, plus the Python workers of the PageRank blocks).
+        for cores in (1, 2):
+            out = root / f"authority-spark-local{cores}"
+            cmd = [*args.job, "authority", "--engine", "spark", "--spark-master",
+                   f"local[{cores}]", "--spark-partitions", str(2 * cores), "--input",
+                   str(root), "--output", str(out), *args.job_args.split()]  # fmt: skip
+            sides[f"{SPARK}_local{cores}"] = (cmd, out)
     runs = time_runs(sides, repeat, root)
     result = {"edges": counts["edges"], "repeat": repeat, **figures(tag, runs)}
+    ours_s = result.get(f"{OURS}_{tag}_s")
+    for cores in (1, 2) if args.engine_spark else ():
+        spark_s = result.get(f"{SPARK}_local{cores}_{tag}_s")
+        if ours_s and spark_s:
+            ratio = round(spark_s / ours_s, 2)
+            key = "spark_vs_local" if cores == 2 else f"spark_local{cores}_vs_local"
+            result[f"{key}_{tag}_ratio"] = ratio
+            print(f"  spark local[{cores}] / local engine: {ratio:.2f}x the wall time")
     print(
         "  floors: "
         + floors_text(
@@ -307,6 +329,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--threads", type=int, help="the job's --threads (default: its own)")
     parser.add_argument("--skip-igraph", action="store_true", help="time the job only")
+    parser.add_argument("--engine-spark", action="store_true",
+                        help="also time `--engine spark` with local[1] and local[2]")  # fmt: skip
     parser.add_argument(
         "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "linkcrawl-bench-authority",
         help="where datasets are cached and outputs written",

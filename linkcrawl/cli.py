@@ -118,7 +118,18 @@ def cmd_authority(args: argparse.Namespace) -> int:
         **options,
     )
     try:
-        summary = run(config, progress=sys.stderr)
+        if args.engine == "spark":
+            # pyspark is imported only here: the local engine never loads it.
+            from linkcrawl.authority import spark
+
+            partitions = _option_number("--spark-partitions", args.spark_partitions, int)
+            spark_options = spark.SparkOptions(
+                **({} if args.spark_master is None else {"master": args.spark_master}),
+                **({} if partitions is None else {"partitions": partitions}),
+            )
+            summary = spark.run(config, options=spark_options, progress=sys.stderr)
+        else:
+            summary = run(config, progress=sys.stderr)
     except AuthorityError as e:
         raise CLIError(str(e)) from None
     print(format_summary(summary))
@@ -475,6 +486,15 @@ def build_parser() -> argparse.ArgumentParser:
     auth.add_argument("--threads", help="threads for reading (default 0 = one per core)")
     auth.add_argument("--overwrite", action="store_true",
                       help="replace a previous authority output in --output")  # fmt: skip
+    auth.add_argument("--engine", choices=("local", "spark"), default=d.AUTHORITY_ENGINE,
+                      help="local: this machine (numpy); spark: PySpark, docs/authority.md "
+                      f"'Spark engine' (default {d.AUTHORITY_ENGINE})")  # fmt: skip
+    auth.add_argument("--spark-master", metavar="URL",
+                      help="with --engine spark: the master of the session it starts (default: "
+                      "spark-submit's, else $SPARK_MASTER, else local[*])")  # fmt: skip
+    auth.add_argument("--spark-partitions", metavar="N",
+                      help="with --engine spark: shuffle partitions and PageRank blocks "
+                      "(default 0: two partitions and one block per core)")  # fmt: skip
     auth.set_defaults(func=cmd_authority)
 
     robots = sub.add_parser("robots", help="robots.txt tools: 'linkcrawl robots check --help'")
