@@ -106,6 +106,23 @@ def workers(
     return procs
 
 
+def wait_until_crawling(
+    procs: list[subprocess.Popen[bytes]], out: Path, testweb: WebServer, timeout: float = 60
+) -> None:
+    """Until every worker has opened its spider and the test web has served pages: a fixed
+    sleep is not enough on a loaded machine, where a worker signalled during its start-up
+    stops before it crawls, and the test would not test what it says."""
+    deadline = time.monotonic() + timeout
+    while True:
+        logs = [(out.parent / f"worker-{i}.log").read_text(errors="replace")
+                for i in range(len(procs))]  # fmt: skip
+        if all("Spider opened" in log for log in logs) and len(page_hits(testweb)) >= 3:
+            return
+        assert time.monotonic() < deadline, "the workers did not start crawling"
+        assert all(p.poll() is None for p in procs), "a worker exited during start-up"
+        time.sleep(0.05)
+
+
 def wait_all(procs: list[subprocess.Popen[bytes]], out: Path, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     for i, proc in enumerate(procs):
@@ -316,7 +333,7 @@ def test_redis_restart_mid_crawl_loses_nothing(
     seed(testweb, redis, tmp_path)
     out = tmp_path / "out"
     procs = workers(2, out, testweb, redis_settings(redis))
-    time.sleep(1.5)
+    wait_until_crawling(procs, out, testweb)
     redis.stop()
     time.sleep(2.0)
     redis.restart()
@@ -385,7 +402,7 @@ def test_sigterm_with_a_password_url_releases_and_loses_nothing(
     settings = redis_settings(redis)
     del settings["LINKCRAWL_REDIS_URL"]
     procs = workers(2, out, testweb, settings, env={"LINKCRAWL_REDIS_URL": url})
-    time.sleep(2.0)
+    wait_until_crawling(procs, out, testweb)
     procs[0].send_signal(signal.SIGTERM)
     started = time.monotonic()
     procs[0].wait(timeout=30)
