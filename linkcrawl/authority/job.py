@@ -538,31 +538,8 @@ def _run(  # noqa: PLR0917 (private: one call site)
     counts["domains"] = pages.sites.domains if pages.sites is not None else 0
 
     pr, tr = _rank_pages(pages, seed_pages, config, rankings, clock)
-    parameters = {
-        "input": str(config.input),
-        "crawl_ids": crawl_ids,
-        "damping": config.damping,
-        "tol": config.tol,
-        "max_iter": config.max_iter,
-        "rel_policy": config.rel_policy,
-        "rel_weight": rel_weight,
-        "internal_policy": config.internal_policy,
-        "internal_weight": internal_weight,
-        "trust_seeds": None if config.trust_seeds is None else str(config.trust_seeds),
-        "harmonic_work": config.harmonic_work,
-        "harmonic_min_sources": config.harmonic_min_sources,
-        "harmonic_seed": config.harmonic_seed,
-    }
-    summary: dict[str, Any] = {
-        "job": _JOB,
-        "schema_version": SCHEMA_VERSION,
-        "output": str(output),
-        "parameters": parameters,
-        "counts": counts,
-        "rankings": rankings,
-        "harmonic": harmonic,
-        "stages": clock.seconds,
-    }
+    summary = summary_of(config, output, crawl_ids, (rel_weight, internal_weight),
+                         counts, rankings, harmonic, clock.seconds)  # fmt: skip
     if replacing:
         clock.say(f"replacing the previous output in {output}")
     with _StagedOutput(output, config.overwrite) as staged:
@@ -599,6 +576,50 @@ def _run(  # noqa: PLR0917 (private: one call site)
     final.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     os.replace(final, output / SUMMARY_FILE)
     return summary
+
+
+def summary_of(  # noqa: PLR0917
+    config: AuthorityConfig,
+    output: Path,
+    crawl_ids: list[str],
+    weights: tuple[float, float],
+    counts: dict[str, Any],
+    rankings: dict[str, Any],
+    harmonic: dict[str, Any],
+    stages: dict[str, float],
+    engine: str = "local",
+) -> dict[str, Any]:
+    """The run's summary (``_summary.json``, the outputs' footers), as every engine writes
+    it; ``weights`` are the rel and internal policies' weights. The dicts are shared, not
+    copied: the caller fills them in as the run goes on."""
+    rel_weight, internal_weight = weights
+    parameters = {
+        "input": str(config.input),
+        "crawl_ids": crawl_ids,
+        "damping": config.damping,
+        "tol": config.tol,
+        "max_iter": config.max_iter,
+        "rel_policy": config.rel_policy,
+        "rel_weight": rel_weight,
+        "internal_policy": config.internal_policy,
+        "internal_weight": internal_weight,
+        "trust_seeds": None if config.trust_seeds is None else str(config.trust_seeds),
+        "harmonic_work": config.harmonic_work,
+        "harmonic_min_sources": config.harmonic_min_sources,
+        "harmonic_seed": config.harmonic_seed,
+        "engine": engine,
+    }
+    return {
+        "job": _JOB,
+        "engine": engine,
+        "schema_version": SCHEMA_VERSION,
+        "output": str(output),
+        "parameters": parameters,
+        "counts": counts,
+        "rankings": rankings,
+        "harmonic": harmonic,
+        "stages": stages,
+    }
 
 
 def _rank_pages(

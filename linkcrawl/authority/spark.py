@@ -50,7 +50,7 @@ import pyarrow as pa
 
 from linkcrawl import defaults
 from linkcrawl.authority import graph, job, rank
-from linkcrawl.schema import AUTHORITY_SCHEMAS, EDGES_SCHEMA, PAGES_SCHEMA, SCHEMA_VERSION
+from linkcrawl.schema import AUTHORITY_SCHEMAS, EDGES_SCHEMA, PAGES_SCHEMA
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -799,35 +799,11 @@ def _run(  # noqa: PLR0917 (private: one call site; the stages in order)
         if tr is not None:
             st.note += f"; trustrank {tr.iterations} it"
 
-    parameters = {
-        "input": str(config.input),
-        "crawl_ids": data.crawl_ids,
-        "damping": config.damping,
-        "tol": config.tol,
-        "max_iter": config.max_iter,
-        "rel_policy": config.rel_policy,
-        "rel_weight": rel_weight,
-        "internal_policy": config.internal_policy,
-        "internal_weight": internal_weight,
-        "trust_seeds": None if config.trust_seeds is None else str(config.trust_seeds),
-        "harmonic_work": config.harmonic_work,
-        "harmonic_min_sources": config.harmonic_min_sources,
-        "harmonic_seed": config.harmonic_seed,
-        "engine": "spark",
-        "spark_master": spark.sparkContext.master,
-        "spark_partitions": partitions,
-    }
-    summary: dict[str, Any] = {
-        "job": job._JOB,
-        "engine": "spark",
-        "schema_version": SCHEMA_VERSION,
-        "output": str(output),
-        "parameters": parameters,
-        "counts": counts,
-        "rankings": rankings,
-        "harmonic": harmonic,
-        "stages": clock.seconds,
-    }
+    summary = job.summary_of(config, output, data.crawl_ids, (rel_weight, internal_weight),
+                             counts, rankings, harmonic, clock.seconds, engine="spark")  # fmt: skip
+    summary["parameters"].update(
+        spark_master=spark.sparkContext.master, spark_partitions=partitions
+    )
     if replacing:
         clock.say(f"replacing the previous output in {output}")
     with job._StagedOutput(output, config.overwrite) as staged:
