@@ -144,6 +144,9 @@ AUTHORITY_SPARK_BROADCAST_NODES = 4_000_000
 # Page graphs of up to this many pages are ranked with the PageRank vector on the driver (8
 # bytes a page) and the edges on the executors: ~20x faster per iteration than DataFrames.
 AUTHORITY_SPARK_DRIVER_VECTOR_NODES = 50_000_000
+# Heap of the JVM a session started by the job gets (driver, and executors of a local
+# master); under spark-submit its --driver-memory applies instead.
+AUTHORITY_SPARK_DRIVER_MEMORY = "4g"
 
 # --- Sitemaps (linkcrawl/sitemaps.py, docs/sitemaps.md) -------------------------------
 # Read sitemaps in the crawl: request the ones SITEMAP_DISCOVERY finds, record their entries.
