@@ -36,6 +36,13 @@ _KEY_USERINFO = frozenset({"s3", "gs", "gcs"})
 OBJECT_STORES = frozenset({"s3", "gcs", "abfs"})
 
 
+def first_line(error: BaseException) -> str:
+    """The first non-blank line of an error's text (pyarrow's S3 errors and Spark's carry
+    request ids, curl details or a JVM stack trace after it), or its type's name."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
 def fsync_dir(directory: Path) -> None:
     """Flush ``directory``'s entries (a rename into it) to disk; best effort: file systems
     that cannot fsync a directory are skipped silently."""

@@ -24,6 +24,7 @@ from scrapy.exceptions import NotConfigured
 
 from linkcrawl.files import (
     check_writable,
+    first_line,
     fsync_dir,
     has_credentials,
     open_output,
@@ -219,12 +220,6 @@ def check_output_dir(root: Path) -> None:
         raise PolicyError(f"output directory {str(root)!r} is not writable: {e}") from None
 
 
-def _one_line(error: BaseException) -> str:
-    # pyarrow's S3 errors are long and multi-line (request ids, curl details)
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__
-
-
 def open_output_location(
     location: str, *, s3_endpoint_override: str, s3_region: str
 ) -> tuple[pafs.FileSystem | None, str]:
@@ -243,14 +238,14 @@ def open_output_location(
             location, s3_endpoint_override=s3_endpoint_override, s3_region=s3_region
         )
     except (ValueError, OSError) as e:  # pyarrow's ArrowInvalid is a ValueError
-        raise PolicyError(f"LINKCRAWL_OUTPUT {shown!r} cannot be opened: {_one_line(e)}") from None
+        raise PolicyError(f"LINKCRAWL_OUTPUT {shown!r} cannot be opened: {first_line(e)}") from None
     if filesystem is None:
         check_output_dir(Path(root))
         return None, root
     try:
         check_writable(filesystem, root)
     except OSError as e:
-        raise PolicyError(f"output {shown!r} is not writable: {_one_line(e)}") from None
+        raise PolicyError(f"output {shown!r} is not writable: {first_line(e)}") from None
     return filesystem, root
 
 
@@ -410,7 +405,7 @@ class ParquetPipeline:
                 table,
                 writer.pending_rows,
                 writer.unpublished_files,
-                _one_line(error),
+                first_line(error),
             )
         now = self.clock()
         if now >= self._retry_at:  # once per attempt, not once per table that failed

@@ -50,6 +50,7 @@ import pyarrow as pa
 
 from linkcrawl import defaults
 from linkcrawl.authority import graph, job, rank
+from linkcrawl.files import first_line
 from linkcrawl.schema import AUTHORITY_SCHEMAS, EDGES_SCHEMA, PAGES_SCHEMA
 
 if TYPE_CHECKING:
@@ -560,15 +561,10 @@ def run(
     except graph.GraphInputError as e:
         raise job.AuthorityError(str(e)) from None
     except (PySparkException, Py4JError) as e:
-        raise job.AuthorityError(f"spark: {_first_line(e)}") from None
+        raise job.AuthorityError(f"spark: {first_line(e)}") from None
     finally:
         if own:
             spark.stop()
-
-
-def _first_line(e: BaseException) -> str:
-    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
-    return lines[0] if lines else type(e).__name__
 
 
 def _run(  # noqa: PLR0917 (private: one call site; the stages in order)
