@@ -144,6 +144,11 @@ AUTHORITY_SPARK_BROADCAST_NODES = 4_000_000
 # Page graphs of up to this many pages are ranked with the PageRank vector on the driver (8
 # bytes a page) and the edges on the executors: ~20x faster per iteration than DataFrames.
 AUTHORITY_SPARK_DRIVER_VECTOR_NODES = 50_000_000
+# Host (domain) graphs of up to this many sites are collected and ranked on the driver by the
+# local engine's code (the same files, bit for bit); bigger ones are ranked on DataFrames.
+AUTHORITY_SPARK_DRIVER_SITE_NODES = 2_000_000
+# Sources per pass of the DataFrame harmonic centrality: 64 x this (8 bytes a word a node).
+AUTHORITY_SPARK_HARMONIC_WORDS = 16
 # Heap of the JVM a session started by the job gets (driver, and executors of a local
 # master); under spark-submit its --driver-memory applies instead.
 AUTHORITY_SPARK_DRIVER_MEMORY = "4g"

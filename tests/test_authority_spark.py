@@ -22,6 +22,7 @@ import pytest
 
 from linkcrawl.authority import job
 from linkcrawl.authority.job import AuthorityConfig, AuthorityError
+from linkcrawl.authority.spark import STATUS_RETENTION
 from linkcrawl.cli import main
 from linkcrawl.schema import AUTHORITY_SCHEMAS
 from tests.conftest import ROOT, Crawl, WebServer
@@ -73,6 +74,7 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
         .config("spark.default.parallelism", "2")
         .config("spark.sql.warehouse.dir", str(warehouse / "warehouse"))
         .config("spark.local.dir", str(warehouse / "local"))
+        .config(map=STATUS_RETENTION)  # the job's own sessions' (a 1g heap fills without)
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")
@@ -105,7 +107,7 @@ def assert_same_tables(out: Path, top: int | None = None) -> dict[str, float]:
     diffs = {}
     for name in ("pages", "hosts", "domains"):
         path = out / "spark" / f"{name}.parquet"
-        schema = pq.read_schema(next(path.glob("*.parquet")) if name == "pages" else path)
+        schema = pq.read_schema(next(path.glob("*.parquet")) if path.is_dir() else path)
         assert schema.remove_metadata() == AUTHORITY_SCHEMAS[name].remove_metadata(), name
         want, got = read(out / "local", name), read(out / "spark", name)
         assert len(got) == len(want) > 0, name
@@ -210,9 +212,11 @@ def test_rule_edge_cases_match_the_local_engine(spark: SparkSession, tmp_path: P
     ]  # fmt: skip
 
 
-def test_dataframe_pagerank_on_a_random_dataset(spark: SparkSession, tmp_path: Path) -> None:
-    """The all-DataFrame PageRank (graphs whose vector does not fit the driver), TrustRank
-    included, on a random dataset of the local tests; with the other policies."""
+def test_everything_on_dataframes_on_a_random_dataset(spark: SparkSession, tmp_path: Path) -> None:
+    """Everything on DataFrames (graphs whose vectors, host and domain graphs do not fit
+    the driver): the page, host and domain PageRank and TrustRank and the harmonic
+    centrality, sampled from the same seeded sources as the local engine's (a tiny work
+    budget), on a random dataset of the local tests; with the other policies."""
     import numpy as np
 
     from linkcrawl.authority.spark import SparkOptions
@@ -222,12 +226,45 @@ def test_dataframe_pagerank_on_a_random_dataset(spark: SparkSession, tmp_path: P
     seeds.write_text("http://two.test/1\nhttp://a.one.test/0\n")
     # ~0.5-1 s an iteration here (Spark's per-job overhead): a looser tol; both engines
     # run the same iterations, so they still agree to ~1e-16.
-    local, remote = run_both(spark, tmp_path / "in", tmp_path,
-                             SparkOptions(driver_vector_nodes=0, partitions=2),
+    options = SparkOptions(driver_vector_nodes=0, driver_site_nodes=0, partitions=2)
+    local, remote = run_both(spark, tmp_path / "in", tmp_path, options,
                              rel_policy="exclude", internal_policy="exclude",
-                             trust_seeds=seeds, tol=1e-3)  # fmt: skip
+                             trust_seeds=seeds, tol=1e-3, harmonic_work=1,
+                             harmonic_min_sources=2)  # fmt: skip
+    assert local["harmonic"]["hosts"] == {"exact": False, "sources": 2, "nodes": 4,
+                                          "edges": local["harmonic"]["hosts"]["edges"],
+                                          "seed": 0}  # fmt: skip
     assert_same_summaries(local, remote)
     assert_same_tables(tmp_path)
+    for level in ("hosts", "domains"):  # written by Spark, not collected
+        assert (tmp_path / "spark" / f"{level}.parquet").is_dir(), level
+        harmonic = [r["harmonic"] for r in read(tmp_path / "spark", level)]
+        assert sum(h > 0 for h in harmonic) >= 2, (level, harmonic)
+
+
+def test_dataframe_harmonic_centrality_matches_rank_py(spark: SparkSession) -> None:
+    """:func:`spark.harmonic_centrality` against :func:`rank.harmonic_centrality` on a
+    random directed graph (parallel edges, self-loops, nodes without out-links), exact:
+    every node a source, in three passes of 64."""
+    import numpy as np
+    import pyarrow as pa
+
+    from linkcrawl.authority import rank
+    from linkcrawl.authority.spark import harmonic_centrality
+
+    rng = np.random.default_rng(7)
+    n = 150
+    src = rng.integers(0, n - 10, 400)  # the last 10 nodes have no out-links
+    dst = rng.integers(0, n, 400)
+    want = rank.harmonic_centrality(src, dst, n)
+    nodes = spark.createDataFrame(pa.table({"id": np.arange(n, dtype=np.int64)}))
+    edges = spark.createDataFrame(pa.table({"src": src, "dst": dst, "w": np.ones(src.size)}))
+    got = harmonic_centrality(nodes, edges, n, None, partitions=2, words=1).toArrow()
+    values = np.zeros(n)
+    values[got.column("id").to_numpy()] = got.column("harmonic").to_numpy()
+    assert got.num_rows == n
+    assert np.count_nonzero(want) > n // 2
+    np.testing.assert_allclose(values, want, rtol=1e-12, atol=0)
 
 
 # --- (a) a crawl of the test web -------------------------------------------------------------

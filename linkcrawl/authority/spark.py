@@ -21,10 +21,12 @@ the same order, and writes the same tables (``docs/authority.md``, "Spark engine
 6. ``pages``: the 0-100 score and the ranks (descending score, ties by node id), the
    table written by Spark in rank order;
 7. ``hosts``, ``domains``: the site graphs (one vote per referring site) and their counts
-   built on Spark, then collected: the harmonic centrality needs each whole site graph
-   in one place, so the site rankings, harmonic centrality (same budget and seed), ranks
-   and scores are the local engine's :mod:`.rank` functions on the driver, and the files
-   the local engine's writer's;
+   built on Spark. Up to ``AUTHORITY_SPARK_DRIVER_SITE_NODES`` sites they are collected
+   and the site rankings, harmonic centrality (same budget and seed), ranks and scores
+   are the local engine's :mod:`.rank` functions on the driver, the files the local
+   engine's writer's (:func:`_site_table`); above that everything stays on DataFrames:
+   :func:`pagerank`, a bit-parallel :func:`harmonic_centrality` from the same sources,
+   the tables written by Spark in rank order (:func:`_site_frames`);
 8. ``write``: ``_summary.json``, and the temporary directory renamed into place.
 
 Option checks, seeds, the score formula, the summary and the output rules are the local
@@ -56,9 +58,18 @@ from linkcrawl.schema import AUTHORITY_SCHEMAS, EDGES_SCHEMA, PAGES_SCHEMA
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
+    from numpy.typing import NDArray
     from pyspark.sql import Column, DataFrame, SparkSession
 
-__all__ = ["PageRankResult", "SparkOptions", "import_pyspark", "pagerank", "run", "session"]
+__all__ = [
+    "PageRankResult",
+    "SparkOptions",
+    "harmonic_centrality",
+    "import_pyspark",
+    "pagerank",
+    "run",
+    "session",
+]
 
 INSTALL_HINT = "the Spark engine needs pyspark: pip install 'linkcrawl[spark]'"
 _APP_NAME = "linkcrawl authority"
@@ -81,6 +92,8 @@ class SparkOptions:
     partitions: int = defaults.AUTHORITY_SPARK_PARTITIONS
     checkpoint_interval: int = defaults.AUTHORITY_SPARK_CHECKPOINT_INTERVAL
     driver_vector_nodes: int = defaults.AUTHORITY_SPARK_DRIVER_VECTOR_NODES
+    driver_site_nodes: int = defaults.AUTHORITY_SPARK_DRIVER_SITE_NODES
+    harmonic_words: int = defaults.AUTHORITY_SPARK_HARMONIC_WORDS
     driver_memory: str = defaults.AUTHORITY_SPARK_DRIVER_MEMORY
 
 
@@ -123,6 +136,7 @@ def session(options: SparkOptions) -> tuple[SparkSession, bool]:
         builder = builder.config("spark.driver.memory", options.driver_memory).config(
             "spark.driver.extraJavaOptions", "-XX:+ExitOnOutOfMemoryError"
         )
+        builder = builder.config(map=STATUS_RETENTION)
     # Spark's default of 200 shuffle partitions costs a task each per stage: on one machine
     # (measured: the fold stage of a 90k-edge crawl took 55 s instead of ~5 s) two per core.
     shuffle = options.partitions or 2 * _local_cores(master or ("" if submitted else "local[*]"))
@@ -132,6 +146,18 @@ def session(options: SparkOptions) -> tuple[SparkSession, bool]:
     if not submitted:
         spark.sparkContext.setLogLevel("ERROR")
     return spark, True
+
+
+# Each PageRank iteration and harmonic level is a few SQL executions and jobs, and the
+# driver keeps each one's plan graph and metrics (whether or not a UI runs) up to Spark's
+# retention limits, 1,000 of each: hundreds of MB of a heap that the executors of a local
+# master share (measured: a 1g JVM failed an aggregation "No enough memory" on the third
+# small run; with these limits it did not).
+STATUS_RETENTION: dict[str, Any] = {
+    "spark.sql.ui.retainedExecutions": "50",
+    "spark.ui.retainedJobs": "100",
+    "spark.ui.retainedStages": "100",
+}
 
 
 def _local_cores(master: str) -> int:
@@ -486,6 +512,123 @@ def _block_product(shared: Any, block: tuple[Any, Any]) -> tuple[Any, Any]:
     return targets, matrix @ x[: matrix.shape[1]]
 
 
+def harmonic_centrality(
+    nodes: DataFrame,
+    edges: DataFrame,
+    n: int,
+    sources: NDArray[np.int64] | None,
+    partitions: int,
+    *,
+    words: int = defaults.AUTHORITY_SPARK_HARMONIC_WORDS,
+) -> DataFrame:
+    """:func:`.rank.harmonic_centrality` on DataFrames: ``(id, harmonic)`` of ``nodes`` (a
+    column ``id`` of ``n`` ints ``0..n-1``) over ``edges`` (``src``, ``dst``).
+
+    The same bit-parallel breadth-first search from the same sources (all nodes, or the
+    sample ``sources`` with the same ``(n - 1) / (k - [u in S])`` scaling): a pass takes
+    up to ``64 * words`` sources, source ``j`` owning bit ``j % 64`` of column
+    ``w{j // 64}``. A level joins the last level's newly reached bits with the edges,
+    ORs them per target (``bit_or``), keeps the bits the target had not seen, and adds
+    ``bit_count(new) / level`` to it: every new bit is one source at that distance. A
+    pass stops at the first level that reaches nothing new (one more than the longest
+    distance from a source), so it costs that many joins of the edges with the frontier
+    and of the frontier with the reached bits. Only sampled sources are ever on the
+    driver; the reached bits (8 bytes a word a reached node) are checkpointed each level.
+    """
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    spark = nodes.sparkSession
+    chosen = np.arange(n, dtype=np.int64) if sources is None else np.asarray(sources, np.int64)
+    links = (
+        edges.where(F.col("src") != F.col("dst")).select("src", "dst").distinct()
+        .repartition(partitions, "src").persist(StorageLevel.MEMORY_AND_DISK)
+    )  # fmt: skip
+    # (id, harmonic): the sums so far, each level's terms added in level order as
+    # rank.harmonic_centrality adds them. Updated by joins, not by aggregating unions.
+    acc: DataFrame | None = None
+    try:
+        for start in range(0, chosen.size if n >= 2 else 0, 64 * words):
+            batch = chosen[start : start + 64 * words]
+            width = -(-batch.size // 64)
+            names = [f"w{i}" for i in range(width)]
+            j = np.arange(batch.size)
+            bits = np.zeros((batch.size, width), dtype=np.uint64)
+            bits[j, j // 64] = np.left_shift(np.uint64(1), (j % 64).astype(np.uint64))
+            frontier = spark.createDataFrame(pa.table(
+                {"id": batch, **{w: bits[:, i].view(np.int64) for i, w in enumerate(names)}}
+            )).localCheckpoint(eager=True)  # fmt: skip
+            # (id, w..., h): the bits of the sources that reached each node, and its sum
+            reached = frontier.select("*", F.lit(0.0).alias("h"))
+            level = 0
+            while True:
+                level += 1
+                offered = (
+                    frontier.withColumnRenamed("id", "src").join(links, "src")
+                    .groupBy(F.col("dst").alias("id"))
+                    .agg(*(F.bit_or(w).alias(w) for w in names))
+                )  # fmt: skip
+                seen = reached.select("id", *(F.col(w).alias(f"seen_{w}") for w in names))
+                new = offered.join(seen, "id", "left").select(
+                    "id",
+                    *(
+                        F.col(w)
+                        .bitwiseAND(F.bitwise_not(F.coalesce(F.col(f"seen_{w}"), F.lit(0))))
+                        .alias(w)
+                        for w in names
+                    ),
+                )
+                anything: Column = F.lit(False)
+                for w in names:
+                    anything = anything | (F.col(w) != 0)
+                new = new.where(anything).localCheckpoint(eager=True)
+                if new.isEmpty():
+                    break
+                count: Column = F.lit(0)
+                for w in names:
+                    count = count + F.bit_count(F.col(f"new_{w}"))
+                fresh = new.select("id", *(F.col(w).alias(f"new_{w}") for w in names))
+                reached = (
+                    reached.join(fresh, "id", "full").select(
+                        "id",
+                        *(
+                            F.coalesce(F.col(w), F.lit(0))
+                            .bitwiseOR(F.coalesce(F.col(f"new_{w}"), F.lit(0)))
+                            .alias(w)
+                            for w in names
+                        ),
+                        (F.coalesce(F.col("h"), F.lit(0.0))
+                         + F.coalesce(count / F.lit(float(level)), F.lit(0.0))).alias("h"),
+                    )
+                ).localCheckpoint(eager=True)  # fmt: skip
+                frontier = new
+            sums = reached.select("id", F.col("h").alias("batch"))
+            acc = (
+                sums.withColumnRenamed("batch", "harmonic") if acc is None
+                else acc.join(sums, "id", "full").select(
+                    "id",
+                    (F.coalesce(F.col("harmonic"), F.lit(0.0))
+                     + F.coalesce(F.col("batch"), F.lit(0.0))).alias("harmonic"),
+                ).localCheckpoint(eager=True)
+            )  # fmt: skip
+        result = nodes.select("id")
+        value: Column = F.lit(0.0)
+        if acc is not None:
+            result = result.join(acc, "id", "left")
+            value = F.coalesce(F.col("harmonic"), F.lit(0.0))
+        if sources is not None and n >= 2:
+            # (n - 1) / (k - [u in S]), as rank.harmonic_centrality scales the sample.
+            sampled = np.ones(chosen.size, np.bool_)
+            sample = spark.createDataFrame(pa.table({"id": chosen, "sampled": sampled}))
+            result = result.join(F.broadcast(sample), "id", "left")
+            k = float(chosen.size)
+            divisor = F.when(F.col("sampled").isNotNull(), F.lit(k - 1.0)).otherwise(F.lit(k))
+            value = value * (F.lit(float(n - 1)) / divisor)
+        return result.select("id", value.alias("harmonic")).localCheckpoint(eager=True)
+    finally:
+        links.unpersist()
+
+
 # ------------------------------------------------------------------------------- the job
 
 
@@ -830,17 +973,29 @@ def _run(  # noqa: PLR0917 (private: one call site; the stages in order)
                 )
             table = _with_score(table, "pagerank", "score")
             table = _with_rank(table, "pagerank", "rank")
-            _write_pages(table, staged.tmp / "pages.parquet")
+            _write_parts(
+                table,
+                staged.tmp / "pages.parquet",
+                "pages",
+                {"node_id": "id", "folded_urls": "folded"},
+            )
             st.rows, st.unit = m, "rows written"
         sites: dict[str, pa.Table] = {}
         for level in ("hosts", "domains"):
             with clock.stage(level) as st:
-                sites[level], note, rankings[f"{level}.pagerank"], trust, harmonic[level] = (
-                    _site_table(spark, level, pages, pairs, hosts_df, seed_pages, config)
-                )
+                if counts[level] <= options.driver_site_nodes:
+                    sites[level], note, rankings[f"{level}.pagerank"], trust, harmonic[level] = (
+                        _site_table(spark, level, pages, pairs, hosts_df, seed_pages, config)
+                    )
+                    st.rows = sites[level].num_rows
+                else:  # too big for the driver: ranked and written from DataFrames
+                    st.rows, note, rankings[f"{level}.pagerank"], trust, harmonic[level] = (
+                        _site_frames(level, pages, pairs, hosts_df, seed_pages, config,
+                                     options, partitions, staged.tmp / f"{level}.parquet")
+                    )  # fmt: skip
                 if trust is not None:
                     rankings[f"{level}.trustrank"] = trust
-                st.rows, st.unit, st.note = sites[level].num_rows, level, note
+                st.unit, st.note = level, note
         # Rankings in the local engine's order: pages, then each level's.
         order = ["pages.pagerank", "pages.trustrank", "hosts.pagerank", "hosts.trustrank",
                  "domains.pagerank", "domains.trustrank"]  # fmt: skip
@@ -915,14 +1070,21 @@ def _with_score(df: DataFrame, column: str, name: str) -> DataFrame:
 
 def _with_rank(df: DataFrame, column: str, name: str) -> DataFrame:
     """``name``: 1 for the highest ``column``, ties by ascending ``id`` (:func:`.rank.ranks`).
+    The result stays in that order (the tables are written from it)."""
+    from pyspark.sql import functions as F
+
+    return _numbered(df, [F.col(column).desc(), F.col("id").asc()], name, first=1)
+
+
+def _numbered(df: DataFrame, order: list[Column], name: str, first: int) -> DataFrame:
+    """``name``: each row's place in ``order``, from ``first``.
 
     A global sort (range partitions, in order), then each row's place within its
-    partition plus the rows of the partitions before it: no single-partition window. The
-    result stays in that order (the pages table is written from it)."""
+    partition plus the rows of the partitions before it: no single-partition window."""
     from pyspark.sql import functions as F
 
     ordered = (
-        df.orderBy(F.col(column).desc(), F.col("id").asc())
+        df.orderBy(*order)
         .withColumn("_part", F.spark_partition_id())
         .withColumn("_row", F.monotonically_increasing_id())
     ).localCheckpoint(eager=True)
@@ -935,19 +1097,20 @@ def _with_rank(df: DataFrame, column: str, name: str) -> DataFrame:
     for part, start in offsets.items():
         offset = F.when(F.col("_part") == part, F.lit(start)).otherwise(offset)
     within = F.col("_row") - F.shiftleft(F.col("_part").cast("long"), 33)
-    return ordered.withColumn(name, (within + offset + F.lit(1)).cast("long")).drop("_part", "_row")
+    place = (within + offset + F.lit(first)).cast("long")
+    return ordered.withColumn(name, place).drop("_part", "_row")
 
 
-def _write_pages(df: DataFrame, path: Path) -> None:
-    """The pages table as a directory of part files in rank order, with exactly the
-    AUTHORITY_PAGES_SCHEMA columns, types and nullability."""
+def _write_parts(df: DataFrame, path: Path, name: str, source: dict[str, str]) -> None:
+    """Authority table ``name`` as a directory of part files in the frame's (rank) order,
+    with exactly its AUTHORITY_SCHEMAS columns, types and nullability; ``source``: the
+    frame's column of each differently named table column."""
     from pyspark.sql import functions as F
 
-    schema = AUTHORITY_SCHEMAS["pages"]
+    schema = AUTHORITY_SCHEMAS[name]
     defaults_by_type = {pa.string(): F.lit(""), pa.int64(): F.lit(0).cast("long"),
                         pa.float64(): F.lit(0.0)}  # fmt: skip
     column_type = {pa.int64(): "long", pa.float64(): "double"}
-    source = {"node_id": "id", "folded_urls": "folded"}
     columns = []
     for f in schema:
         column = F.col(source.get(f.name, f.name))
@@ -987,14 +1150,7 @@ def _site_table(  # noqa: PLR0917
     the ranks and the score are the local engine's functions."""
     from pyspark.sql import functions as F
 
-    key = "host" if level == "hosts" else "domain"
-    # The site pairs: page pairs between two hosts (domains), with their source site.
-    external = pairs.where(F.col("sh") != F.col("dh"))
-    if level == "hosts":
-        target, source = F.col("dh"), F.col("sh")
-    else:
-        external = external.where(F.col("sd") != F.col("dd"))
-        target, source = F.col("dd"), F.col("sd")
+    key, site_pairs, counts = _site_pairs(level, pairs)
     # Sites numbered as the local engine numbers them, hosts by (domain, host) and domains
     # by name, so that its rankings and harmonic centrality run on the same arrays in the
     # same order and give the same bits; ties are ranked, and harmonic sources drawn, in
@@ -1014,16 +1170,6 @@ def _site_table(  # noqa: PLR0917
     code = np.array([by_name[name] for name in dense], dtype=np.int64)
     index_df = spark.createDataFrame(
         pa.table({key: pa.array(dense, pa.string()), "i": pa.array(range(n_sites), pa.int64())})
-    )
-    site_pairs = external.select(
-        target.alias("target"), source.alias("source"), F.col("sh"), F.col("sd"),
-        F.col("dd"), "best", "rows", "passing",
-    )  # fmt: skip
-    counts = site_pairs.groupBy("target").agg(
-        F.countDistinct("sh").alias("referring_hosts"),
-        F.countDistinct(F.when(F.col("sd") != F.col("dd"), F.col("sd"))).alias("referring_domains"),
-        F.sum("rows").alias("backlinks_total"),
-        F.sum("passing").alias("backlinks_dofollow"),
     )
     edges = (
         site_pairs.where(F.col("best") > 0).select("source", "target").distinct()
@@ -1111,3 +1257,103 @@ def _site_table(  # noqa: PLR0917
 
 
 _SITE_COUNTS = ("referring_hosts", "referring_domains", "backlinks_total", "backlinks_dofollow")
+
+
+def _site_pairs(level: str, pairs: DataFrame) -> tuple[str, DataFrame, DataFrame]:
+    """The level's key column, its site pairs (page pairs between two sites: ``target``,
+    ``source``, the pair's class and row counts) and its count columns per target site."""
+    from pyspark.sql import functions as F
+
+    key = "host" if level == "hosts" else "domain"
+    external = pairs.where(F.col("sh") != F.col("dh"))
+    if level == "hosts":
+        target, source = F.col("dh"), F.col("sh")
+    else:
+        external = external.where(F.col("sd") != F.col("dd"))
+        target, source = F.col("dd"), F.col("sd")
+    site_pairs = external.select(
+        target.alias("target"), source.alias("source"), F.col("sh"), F.col("sd"),
+        F.col("dd"), "best", "rows", "passing",
+    )  # fmt: skip
+    counts = site_pairs.groupBy("target").agg(
+        F.countDistinct("sh").alias("referring_hosts"),
+        F.countDistinct(F.when(F.col("sd") != F.col("dd"), F.col("sd"))).alias("referring_domains"),
+        F.sum("rows").alias("backlinks_total"),
+        F.sum("passing").alias("backlinks_dofollow"),
+    )
+    return key, site_pairs, counts
+
+
+def _site_frames(  # noqa: PLR0917
+    level: str,
+    pages: DataFrame,
+    pairs: DataFrame,
+    hosts_df: DataFrame,
+    seed_pages: DataFrame | None,
+    config: job.AuthorityConfig,
+    options: SparkOptions,
+    partitions: int,
+    path: Path,
+) -> tuple[int, str, dict[str, Any], dict[str, Any] | None, dict[str, Any]]:
+    """The hosts or domains table of a site graph too big for the driver, all on
+    DataFrames, written to ``path`` (a directory of part files in rank order, like
+    ``pages.parquet``). The same table as :func:`_site_table`'s: sites numbered in name
+    order (ties are ranked, and harmonic sources drawn, in name order), the DataFrame
+    :func:`pagerank` (the local update and stopping rule), :func:`harmonic_centrality`
+    from the same sources, the score and ranks as the pages table's."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    mem = StorageLevel.MEMORY_AND_DISK
+    key, site_pairs, counts = _site_pairs(level, pairs)
+    names = hosts_df if level == "hosts" else hosts_df.select("domain").distinct()
+    sites = _numbered(names, [F.col(key).asc()], "id", first=0).persist(mem)
+    n_sites = _count(sites)
+    index = sites.select(key, "id")
+    edges = (
+        site_pairs.where(F.col("best") > 0).select("source", "target").distinct()
+        .join(index.select(F.col(key).alias("source"), F.col("id").alias("src")), "source")
+        .join(index.select(F.col(key).alias("target"), F.col("id").alias("dst")), "target")
+        .select("src", "dst", F.lit(1.0).alias("w"))
+    ).localCheckpoint(eager=True)  # fmt: skip
+    # (checkpointed, not cached: every ranking iteration and search level plans over the
+    # edges, and a plan that holds the whole rule pipeline takes longer to plan than a
+    # small graph takes to iterate)
+    n_edges = _count(edges)
+    nodes = sites.select("id")
+    # rank.pagerank stops at an L1 change below n * (tol / n); pagerank() at n * (tol / n).
+    rank_args = (n_sites, config.damping, config.tol, config.max_iter, partitions,
+                 options.checkpoint_interval)  # fmt: skip
+    pr = pagerank(nodes, edges, *rank_args)
+    table = sites.join(pr.scores.select("id", F.col("score").alias("pagerank")), "id")
+    trust = None
+    if seed_pages is not None:
+        seed_sites = (
+            seed_pages.join(pages.select("id", key), "id")
+            .select(key).distinct().join(index, key).select("id")
+        )  # fmt: skip
+        tr = pagerank(nodes, edges, *rank_args, personalization=seed_sites)
+        trust = tr.summary()
+        table = table.join(tr.scores.select("id", F.col("score").alias("trustrank")), "id")
+    sources, h_info = job._harmonic_sources(n_edges, n_sites, config)
+    harmonic = harmonic_centrality(nodes, edges, n_sites, sources, partitions,
+                                   words=options.harmonic_words)  # fmt: skip
+    per_page = pages.groupBy(key).agg(F.count("*").alias("pages"))
+    table = (
+        table.join(harmonic, "id")
+        .join(counts.withColumnRenamed("target", key), key, "left")
+        .join(per_page, key, "left")
+    )
+    if trust is not None:
+        table = _with_rank(table, "trustrank", "trust_rank")
+    else:
+        table = table.select("*", F.lit(None).cast("double").alias("trustrank"),
+                             F.lit(None).cast("long").alias("trust_rank"))  # fmt: skip
+    table = _with_score(table, "pagerank", "score")
+    table = _with_rank(table, "pagerank", "rank")
+    _write_parts(table, path, level, {})
+    sites.unpersist()
+    note = f"on DataFrames; pagerank {pr.iterations} it; harmonic " + (
+        "exact" if h_info["exact"] else f"sampled from {h_info['sources']:,} sources"
+    )
+    return n_sites, note, pr.summary(), trust, h_info
