@@ -94,6 +94,36 @@ def _option_number(option: str, text: str | None, kind: type[int] | type[float])
         raise CLIError(f"{option} {text!r}: not {what}") from None
 
 
+# `linkcrawl authority -s NAME=VALUE`: the job's tunables that have no option of their own
+# (defaults in linkcrawl/defaults.py), and the field each sets: of the job's configuration,
+# or of the Spark engine's options (used only with --engine spark).
+AUTHORITY_SETTINGS: dict[str, tuple[str, str, type[int] | type[str]]] = {
+    "AUTHORITY_HARMONIC_WORK": ("job", "harmonic_work", int),
+    "AUTHORITY_HARMONIC_MIN_SOURCES": ("job", "harmonic_min_sources", int),
+    "AUTHORITY_HARMONIC_SEED": ("job", "harmonic_seed", int),
+    "AUTHORITY_SPARK_CHECKPOINT_INTERVAL": ("spark", "checkpoint_interval", int),
+    "AUTHORITY_SPARK_DRIVER_VECTOR_NODES": ("spark", "driver_vector_nodes", int),
+    "AUTHORITY_SPARK_DRIVER_SITE_NODES": ("spark", "driver_site_nodes", int),
+    "AUTHORITY_SPARK_HARMONIC_WORDS": ("spark", "harmonic_words", int),
+    "AUTHORITY_SPARK_DRIVER_MEMORY": ("spark", "driver_memory", str),
+}
+
+
+def _authority_settings(pairs: list[str]) -> dict[str, dict[str, Any]]:
+    """``-s NAME=VALUE`` options -> ``{"job": {field: value}, "spark": {field: value}}``."""
+    chosen: dict[str, dict[str, Any]] = {"job": {}, "spark": {}}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        name = name.strip()
+        if not sep or name not in AUTHORITY_SETTINGS:
+            known = ", ".join(AUTHORITY_SETTINGS)
+            raise CLIError(f"-s {pair!r}: expected NAME=VALUE with NAME one of {known}")
+        where, field, kind = AUTHORITY_SETTINGS[name]
+        value = text.strip()
+        chosen[where][field] = _option_number(f"-s {name}", value, int) if kind is int else value
+    return chosen
+
+
 def cmd_authority(args: argparse.Namespace) -> int:
     """Rank the pages, hosts and domains of a crawl's edges (docs/authority.md)."""
     from linkcrawl.authority.job import AuthorityConfig, AuthorityError, format_summary, run
@@ -105,6 +135,12 @@ def cmd_authority(args: argparse.Namespace) -> int:
         "threads": _option_number("--threads", args.threads, int),
     }
     options: dict[str, Any] = {k: v for k, v in numbers.items() if v is not None}
+    settings = _authority_settings(args.set or [])
+    options.update(settings["job"])
+    if settings["spark"] and args.engine != "spark":
+        name = next(n for n, (where, field, _) in AUTHORITY_SETTINGS.items()
+                    if where == "spark" and field in settings["spark"])  # fmt: skip
+        raise CLIError(f"-s {name}: a setting of the Spark engine; add --engine spark")
     if args.rel_policy is not None:
         options["rel_policy"] = args.rel_policy
     if args.internal_policy is not None:
@@ -126,6 +162,7 @@ def cmd_authority(args: argparse.Namespace) -> int:
             spark_options = spark.SparkOptions(
                 **({} if args.spark_master is None else {"master": args.spark_master}),
                 **({} if partitions is None else {"partitions": partitions}),
+                **settings["spark"],
             )
             summary = spark.run(config, options=spark_options, progress=sys.stderr)
         else:
@@ -495,6 +532,9 @@ def build_parser() -> argparse.ArgumentParser:
     auth.add_argument("--spark-partitions", metavar="N",
                       help="with --engine spark: shuffle partitions and PageRank blocks "
                       "(default 0: two partitions and one block per core)")  # fmt: skip
+    auth.add_argument("-s", "--set", action="append", metavar="NAME=VALUE",
+                      help="a tunable without an option, e.g. AUTHORITY_HARMONIC_WORK="
+                      "100000000 (docs/authority.md lists them)")  # fmt: skip
     auth.set_defaults(func=cmd_authority)
 
     robots = sub.add_parser("robots", help="robots.txt tools: 'linkcrawl robots check --help'")

@@ -782,6 +782,49 @@ def test_cli_prints_progress_and_summary(
     assert (tmp_path / "authority" / "pages.parquet").exists()
 
 
+def test_cli_settings_reach_the_job(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``-s NAME=VALUE`` sets a tunable without an option: a tiny harmonic budget samples."""
+    write_edges(tmp_path, site_rows())
+    out = tmp_path / "out"
+    assert main(["authority", "--input", str(tmp_path), "--output", str(out),
+                 "-s", "AUTHORITY_HARMONIC_WORK=1", "--set", "AUTHORITY_HARMONIC_MIN_SOURCES = 2",
+                 "-s", "AUTHORITY_HARMONIC_SEED=7"]) == 0  # fmt: skip
+    summary = json.loads((out / job.SUMMARY_FILE).read_text())
+    assert summary["harmonic"]["hosts"]["exact"] is False
+    assert summary["harmonic"]["hosts"]["sources"] == 2
+    assert summary["harmonic"]["hosts"]["seed"] == 7
+    assert summary["parameters"]["harmonic_work"] == 1
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        (["-s", "AUTHORITY_NOPE=1"], "NAME one of AUTHORITY_HARMONIC_WORK"),
+        (["-s", "AUTHORITY_HARMONIC_WORK"], "expected NAME=VALUE"),
+        (["-s", "AUTHORITY_HARMONIC_WORK=lots"], "AUTHORITY_HARMONIC_WORK 'lots': not an integer"),
+        (["-s", "AUTHORITY_HARMONIC_WORK=0"], "harmonic budget"),
+        (["-s", "AUTHORITY_SPARK_DRIVER_SITE_NODES=0"], "add --engine spark"),
+        # checked before Spark starts (or pyspark is imported)
+        (["--engine", "spark", "-s", "AUTHORITY_SPARK_HARMONIC_WORDS=0"],
+         "AUTHORITY_SPARK_HARMONIC_WORDS 0: must be >= 1"),
+        (["--engine", "spark", "-s", "AUTHORITY_SPARK_DRIVER_SITE_NODES=-1"],
+         "AUTHORITY_SPARK_DRIVER_SITE_NODES -1: must be >= 0"),
+        (["--engine", "spark", "-s", "AUTHORITY_SPARK_DRIVER_MEMORY=lots"],
+         "a JVM size like 4g"),
+    ],
+)  # fmt: skip
+def test_cli_settings_errors_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], setting: list[str], message: str
+) -> None:
+    write_edges(tmp_path, site_rows())
+    out = tmp_path / "out"
+    line = cli_error(["authority", "--input", str(tmp_path), "--output", str(out), *setting],
+                     capsys)  # fmt: skip
+    assert message in line, line
+    assert not out.exists()
+
+
 # --- bad input ----------------------------------------------------------------------------------
 
 

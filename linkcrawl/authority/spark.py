@@ -672,9 +672,17 @@ def run(
     rel_weight, internal_weight = job._check_config(config)
     if not (isinstance(options.partitions, int) and options.partitions >= 0):
         raise job.AuthorityError(f"--spark-partitions {options.partitions!r}: must be >= 0")
-    if not (isinstance(options.checkpoint_interval, int) and options.checkpoint_interval >= 1):
+    for name, value, least in (
+        ("AUTHORITY_SPARK_CHECKPOINT_INTERVAL", options.checkpoint_interval, 1),
+        ("AUTHORITY_SPARK_DRIVER_VECTOR_NODES", options.driver_vector_nodes, 0),
+        ("AUTHORITY_SPARK_DRIVER_SITE_NODES", options.driver_site_nodes, 0),
+        ("AUTHORITY_SPARK_HARMONIC_WORDS", options.harmonic_words, 1),
+    ):
+        if not (isinstance(value, int) and value >= least):
+            raise job.AuthorityError(f"{name} {value!r}: must be >= {least}")
+    if not re.fullmatch(r"[1-9][0-9]*[kmgt]?", str(options.driver_memory).lower()):
         raise job.AuthorityError(
-            f"AUTHORITY_SPARK_CHECKPOINT_INTERVAL {options.checkpoint_interval!r}: must be >= 1"
+            f"AUTHORITY_SPARK_DRIVER_MEMORY {options.driver_memory!r}: a JVM size like 4g"
         )
     seeds = job.load_trust_seeds(config.trust_seeds) if config.trust_seeds is not None else None
     if not _is_local(_location(config.output)):
