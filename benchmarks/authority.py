@@ -2,6 +2,7 @@
 
     python benchmarks/authority.py [--sizes 9M,45M] [--repeat N] [--quick] [--workdir DIR]
         [--job-args '--tol 1e-12'] [--threads N] [--skip-igraph] [--engine-spark]
+        [--spark-site-frames]
 
 For each size (edge rows; nodes are a ninth of that: ~1M nodes / 9M edges, ~5M / 45M):
 
@@ -18,7 +19,10 @@ For each size (edge rows; nodes are a ninth of that: ~1M nodes / 9M edges, ~5M /
 
 With ``--engine-spark`` the Spark engine (``linkcrawl authority --engine spark``) runs
 too, with ``--spark-master local[1]`` and ``local[2]``, and its wall time is compared with
-the local engine's (``spark_vs_local_<size>_ratio``: local[2] / local engine).
+the local engine's (``spark_vs_local_<size>_ratio``: local[2] / local engine). With
+``--spark-site-frames`` also a local[2] run whose host and domain graphs are ranked on
+DataFrames (``-s AUTHORITY_SPARK_DRIVER_SITE_NODES=0``), and the seconds of its ``hosts`` and
+``domains`` stages against the driver's (``spark_site_frames_vs_driver_<size>_ratio``).
 
 Each side is timed from process start to exit (interpreter start-up and imports
 included), and its peak resident memory is ``ru_maxrss`` from ``os.wait4`` (the process
@@ -288,12 +292,20 @@ def bench_size(edges: int, args: argparse.Namespace) -> dict[str, Any]:
     if args.engine_spark:
         # The Spark engine on this machine, one and two cores (local mode: the driver and
         # the executor threads in one JVM, plus the Python workers of the PageRank blocks).
+        def spark_cmd(cores: int, out: Path, *settings: str) -> list[str]:
+            return [*args.job, "authority", "--engine", "spark", "--spark-master",
+                    f"local[{cores}]", "--spark-partitions", str(2 * cores), "--input",
+                    str(root), "--output", str(out), *settings, *args.job_args.split()]  # fmt: skip
+
         for cores in (1, 2):
             out = root / f"authority-spark-local{cores}"
-            cmd = [*args.job, "authority", "--engine", "spark", "--spark-master",
-                   f"local[{cores}]", "--spark-partitions", str(2 * cores), "--input",
-                   str(root), "--output", str(out), *args.job_args.split()]  # fmt: skip
-            sides[f"{SPARK}_local{cores}"] = (cmd, out)
+            sides[f"{SPARK}_local{cores}"] = (spark_cmd(cores, out), out)
+        if args.spark_site_frames:
+            # The same run with the host and domain graphs ranked on DataFrames (the path
+            # of site graphs too big for the driver) instead of collected to the driver.
+            out = root / "authority-spark-local2-site-frames"
+            cmd = spark_cmd(2, out, "-s", "AUTHORITY_SPARK_DRIVER_SITE_NODES=0")
+            sides[f"{SPARK}_site_frames_local2"] = (cmd, out)
     runs = time_runs(sides, repeat, root)
     result = {"edges": counts["edges"], "repeat": repeat, **figures(tag, runs)}
     ours_s = result.get(f"{OURS}_{tag}_s")
@@ -304,6 +316,26 @@ def bench_size(edges: int, args: argparse.Namespace) -> dict[str, Any]:
             key = "spark_vs_local" if cores == 2 else f"spark_local{cores}_vs_local"
             result[f"{key}_{tag}_ratio"] = ratio
             print(f"  spark local[{cores}] / local engine: {ratio:.2f}x the wall time")
+    if args.engine_spark and args.spark_site_frames:
+        site_seconds = {}
+        for name, out in ((f"{SPARK}_local2", root / "authority-spark-local2"),
+                          (f"{SPARK}_site_frames_local2",
+                           root / "authority-spark-local2-site-frames")):  # fmt: skip
+            try:
+                stages = json.loads((out / "_summary.json").read_text())["stages"]
+            except (OSError, KeyError, ValueError) as e:
+                print(f"  {name}: no summary to read: {e}")
+                continue
+            site_seconds[name] = round(stages["hosts"] + stages["domains"], 2)
+            result[f"{name}_{tag}_site_stages_s"] = site_seconds[name]
+        if len(site_seconds) == 2:
+            on_driver, on_frames = site_seconds.values()
+            ratio = round(on_frames / on_driver, 2) if on_driver else None
+            result[f"spark_site_frames_vs_driver_{tag}_ratio"] = ratio
+            print(
+                f"  spark hosts + domains stages: driver {on_driver} s, DataFrames "
+                f"{on_frames} s ({ratio}x)"
+            )
     print(
         "  floors: "
         + floors_text(
@@ -331,6 +363,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-igraph", action="store_true", help="time the job only")
     parser.add_argument("--engine-spark", action="store_true",
                         help="also time `--engine spark` with local[1] and local[2]")  # fmt: skip
+    parser.add_argument("--spark-site-frames", action="store_true",
+                        help="with --engine-spark: also local[2] with the host and domain "
+                        "graphs on DataFrames (AUTHORITY_SPARK_DRIVER_SITE_NODES=0)")  # fmt: skip
     parser.add_argument(
         "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "linkcrawl-bench-authority",
         help="where datasets are cached and outputs written",
