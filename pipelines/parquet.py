@@ -11,6 +11,7 @@ id and a sequence number, so two processes never share a file.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -60,6 +61,11 @@ class ParquetPartWriter:
     file is an in-memory buffer; ``commit`` seals it and uploads it with ``put_file``. A
     failed upload raises ``OSError`` and keeps the sealed file: every later ``commit``
     uploads the sealed files first, in order, so rows are never dropped or reordered.
+
+    On a local disk a failed write (a full disk, a lost mount) raises ``OSError`` after
+    deleting the open file: it may end in a partial row group, and a file that is not
+    whole is never renamed into place. Its rows (``rows_discarded`` counts them) are
+    gone from this writer; the next rows start a new file under the same name.
     """
 
     def __init__(
@@ -97,6 +103,7 @@ class ParquetPartWriter:
         self._tmp_path: Path | None = None
         self._file_rows = 0  # rows in the open file, buffered or written
         self._opened_at = 0.0
+        self.rows_discarded = 0  # rows of open files deleted after a local write error
 
     @property
     def pending_rows(self) -> int:
@@ -135,25 +142,56 @@ class ParquetPartWriter:
             return
         batch = pa.RecordBatch.from_pylist(self._buffer, schema=self.schema)
         self._buffer = []
-        if self._writer is None:
-            if self.filesystem is not None:
+        if self.filesystem is not None:
+            if self._writer is None:
                 # Nothing is streamed to the store before commit: pyarrow would publish a
                 # partial object if anything went wrong in between (linkcrawl.files).
                 self._file = pa.BufferOutputStream()
-            else:
+                self._writer = self._parquet_writer(self._file)
+            self._writer.write_batch(batch, row_group_size=self.batch_rows)
+            return
+        try:
+            if self._writer is None:
                 directory = Path(self.directory)
                 directory.mkdir(parents=True, exist_ok=True)
                 self._tmp_path = directory / f".{self._name()}.tmp"
                 self._file = open(self._tmp_path, "wb")  # noqa: SIM115 (closed in commit)
-            self._writer = pq.ParquetWriter(
-                self._file,
-                self.schema,
-                compression=self.compression,
-                compression_level=self.compression_level,
-                use_dictionary=True,
-                write_statistics=True,
-            )
-        self._writer.write_batch(batch, row_group_size=self.batch_rows)
+                self._writer = self._parquet_writer(self._file)
+            self._writer.write_batch(batch, row_group_size=self.batch_rows)
+        except OSError:
+            self._discard_open_file()
+            raise
+
+    def _parquet_writer(self, sink: Any) -> pq.ParquetWriter:
+        return pq.ParquetWriter(
+            sink,
+            self.schema,
+            compression=self.compression,
+            compression_level=self.compression_level,
+            use_dictionary=True,
+            write_statistics=True,
+        )
+
+    def _discard_open_file(self) -> None:
+        """Delete the open local file after a write error, and forget its rows."""
+        self.rows_discarded += self._file_rows
+        self._buffer, self._file_rows = [], 0
+        writer, file, tmp_path = self._writer, self._file, self._tmp_path
+        self._writer, self._file, self._tmp_path = None, None, None
+        # pyarrow writes the footer when a writer is closed, or collected while open: closed
+        # here, where its error (the same full disk) is expected and the file is deleted
+        # anyway, and marked closed even when that fails (else its __del__ tries again).
+        if writer is not None:
+            try:
+                writer.close()
+            except (OSError, ValueError):
+                writer.is_open = False
+        if file is not None:
+            with contextlib.suppress(OSError, ValueError):
+                file.close()
+        if tmp_path is not None:  # hidden: a leftover (lost mount) is skipped by readers
+            with contextlib.suppress(OSError):
+                tmp_path.unlink(missing_ok=True)
 
     def commit(self) -> Path | str | None:
         """Write what is buffered, close the file and rename it into place (or upload
@@ -163,12 +201,16 @@ class ParquetPartWriter:
             return self._commit_to_store(self.filesystem)
         if self._writer is None or self._tmp_path is None:
             return None
-        self._writer.close()
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
         final = self._tmp_path.with_name(self._tmp_path.name[1:].removesuffix(".tmp"))
-        os.replace(self._tmp_path, final)
+        try:  # the footer and the buffered tail are written here: a full disk shows here
+            self._writer.close()
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            os.replace(self._tmp_path, final)
+        except OSError:
+            self._discard_open_file()
+            raise
         fsync_dir(final.parent)
         self.files_committed.append(final)
         self.rows_committed += self._file_rows
@@ -257,12 +299,16 @@ class ParquetPipeline:
     ``PARQUET_ROTATE_SECONDS``, ``PARQUET_COMPRESSION``, ``PARQUET_COMPRESSION_LEVEL``,
     ``PARQUET_S3_ENDPOINT_OVERRIDE``, ``PARQUET_S3_REGION``.
     Stats: ``parquet/rows_written/<table>``, ``parquet/files_committed/<table>``,
-    ``parquet/upload_errors/<table>``, ``parquet/rows_lost/<table>``.
+    ``parquet/upload_errors/<table>``, ``parquet/write_errors/<table>``,
+    ``parquet/rows_lost/<table>``.
 
     ``output`` is a local directory, or with ``filesystem`` a path in that filesystem.
     On an object store a failed upload is logged (once per outage) and retried with
     backoff; its rows stay in memory and their frontier leases are not acknowledged, so
-    nothing is reported done before it is stored. Local write errors raise, as before.
+    nothing is reported done before it is stored. On a local disk a failed write (a full
+    disk) is logged once per outage and counted; the writer deletes the open file, whose
+    rows are lost here, and the leases of every item since the last commit are dropped,
+    never acknowledged: the frontier re-queues those pages, and the crawl goes on.
     """
 
     def __init__(
@@ -312,6 +358,10 @@ class ParquetPipeline:
         # object store outage: when to retry next, and the current backoff
         self._retry_at = 0.0
         self._retry_delay = 0.0
+        # local write errors: rows of deleted files already counted; while failing, the
+        # files committed per table when the outage began (None: not failing)
+        self._rows_discarded = dict.fromkeys(self.writers, 0)
+        self._failing_since: dict[str, int] | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -372,11 +422,14 @@ class ParquetPipeline:
     def process_item(self, item: PageItem) -> PageItem:
         tables = {"pages": [page_row(item, self.worker_id)], "edges": edge_rows(item)}
         stats = self.crawler.stats if self.crawler is not None else None
+        stored = True
         for table, rows in tables.items():
-            self._guarded(table, partial(self.writers[table].append, rows))
+            before = self.writers[table].rows_discarded
+            stored = self._guarded(table, partial(self.writers[table].append, rows)) and stored
+            stored = stored and self.writers[table].rows_discarded == before
             if stats is not None and rows:
                 stats.inc_value(f"parquet/rows_written/{table}", len(rows))
-        if item.lease_id is not None:
+        if item.lease_id is not None and stored:
             self._pending_leases.append(item.lease_id)
         self._after_write()
         return item
@@ -388,10 +441,35 @@ class ParquetPipeline:
             action()
         except OSError as e:
             if self.filesystem is None:
-                raise  # local disk: as before, the item fails with the error
-            self._upload_failed(table, e)
+                self._write_failed(table, e)
+            else:
+                self._upload_failed(table, e)
             return False
         return True
+
+    def _write_failed(self, table: str, error: OSError) -> None:
+        """A local write failed and the writer deleted its open file: count the rows lost
+        with it, and drop (never acknowledge) the leases of every item since the last
+        commit, whose rows may have been in it: the frontier re-queues those pages."""
+        writer = self.writers[table]
+        lost = writer.rows_discarded - self._rows_discarded[table]
+        self._rows_discarded[table] = writer.rows_discarded
+        dropped, self._pending_leases = len(self._pending_leases), []
+        if self.crawler is not None:
+            self.crawler.stats.inc_value(f"parquet/write_errors/{table}")
+            self.crawler.stats.inc_value(f"parquet/rows_lost/{table}", lost)
+        if self._failing_since is None:  # first failure of an outage: one line, not per item
+            self._failing_since = {t: len(w.files_committed) for t, w in self.writers.items()}
+            logger.error(
+                "Writing %s in %s failed (%d rows of its open file deleted; %d leases not "
+                "acknowledged, so the frontier re-queues their pages; writing on with the "
+                "next rows): %s",
+                table,
+                self.location,
+                lost,
+                dropped,
+                first_line(error),
+            )
 
     def _upload_failed(self, table: str, error: OSError) -> None:
         writer = self.writers[table]
@@ -434,6 +512,11 @@ class ParquetPipeline:
         if self._retry_delay:
             logger.info("Uploads to %s work again; every waiting file is stored", self.location)
             self._retry_delay = self._retry_at = 0.0
+        since = self._failing_since
+        if since is not None and any(len(w.files_committed) > since[t]
+                                     for t, w in self.writers.items()):  # fmt: skip
+            logger.info("Writing to %s works again", self.location)
+            self._failing_since = None
         if self._pending_leases and self.crawler is not None:
             leases, self._pending_leases = self._pending_leases, []
             self.crawler.signals.send_catch_log(signal=rows_committed, lease_ids=leases)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import logging
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -200,3 +203,91 @@ def test_schemas_are_versioned(table: str) -> None:
     meta = SCHEMAS[table].metadata
     assert meta[b"linkcrawl.table"] == table.encode()
     assert meta[b"linkcrawl.schema_version"] == SCHEMA_VERSION.encode()
+
+
+# --- a full disk (real ENOSPC: the open file is a symlink to /dev/full) ------------------------
+
+
+def full_disk_at(path: Path) -> None:
+    """The next file opened at ``path`` is /dev/full: every write to it fails with ENOSPC
+    once it reaches the kernel (the writer opens the hidden name, following the link)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.symlink_to("/dev/full")
+
+
+@pytest.mark.parametrize("where", ["commit", "write"])
+def test_a_full_disk_publishes_nothing_and_the_writer_writes_on(
+    tmp_path: Path, where: str
+) -> None:
+    w = writer(tmp_path, batch_rows=4)
+    part_dir = tmp_path / "pages" / "crawl_id=c1"
+    full_disk_at(part_dir / ".part-w1-000000.parquet.tmp")
+    batch = rows(5)
+    if where == "write":  # a row group bigger than Python's file buffer fails in append
+        for r in batch:
+            r["title"] = os.urandom(10_000).hex()  # incompressible
+    with pytest.raises(OSError) as failed:
+        w.append(batch)  # 5 rows >= batch_rows: a row group is written
+        assert where == "commit", "a 100 kB row group reaches the disk in append"
+        w.commit()  # the buffered tail and the footer reach the disk here
+    assert failed.value.errno == errno.ENOSPC
+    # the open file (which may end in a partial row group) is deleted, never published
+    assert list(part_dir.iterdir()) == []
+    assert w.rows_discarded == 5 and w.pending_rows == 0 and w.files_committed == []
+    # the disk has room again: the next rows make a whole file under the same name
+    w.append(rows(3, start=5))
+    committed = w.commit()
+    assert committed == part_dir / "part-w1-000000.parquet"
+    table = pq.read_table(committed)
+    assert table.column("url").to_pylist() == [f"http://site.test/{i}" for i in (5, 6, 7)]
+    assert w.rows_committed == 3 and w.rows_discarded == 5
+
+
+def test_a_full_disk_drops_the_leases_of_the_rows_it_lost(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from scrapy.utils.test import get_crawler
+
+    caplog.set_level(logging.INFO, logger="pipelines.parquet")
+
+    from linkcrawl import defaults
+    from linkcrawl.signals import rows_committed
+
+    settings = {name: getattr(defaults, name) for name in dir(defaults) if name.isupper()}
+    settings.update(LINKCRAWL_OUTPUT=str(tmp_path), LINKCRAWL_CRAWL_ID="c1",
+                    LINKCRAWL_WORKER_ID="w1")  # fmt: skip
+    crawler = get_crawler(settings_dict=settings)
+    pipe = ParquetPipeline.from_crawler(crawler)
+    acked: list[str] = []
+    crawler.signals.connect(lambda lease_ids: acked.extend(lease_ids), rows_committed,
+                            weak=False)  # fmt: skip
+    edges_dir = tmp_path / "edges" / "crawl_id=c1"
+
+    def crawl(lease: str, page: str) -> None:
+        item = html_item(f"http://site.test/{page}")
+        item.lease_id = lease
+        pipe.process_item(item)
+
+    crawl("L1", "a")
+    pipe.commit_now()
+    assert acked == ["L1"]
+    full_disk_at(edges_dir / ".part-w1-000001.parquet.tmp")
+    crawl("L2", "b")
+    crawl("L3", "c")
+    pipe.commit_now()  # the edges file of b and c hits the full disk
+    assert acked == ["L1"], "rows not stored: their leases are never acknowledged"
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and "No space left on device" in errors[0], errors
+    assert "4 rows of its open file deleted; 2 leases not acknowledged" in errors[0]
+    assert crawler.stats.get_value("parquet/rows_lost/edges") == 4
+    assert crawler.stats.get_value("parquet/write_errors/edges") == 1
+    assert not any(p.name.startswith(".") for p in edges_dir.iterdir())
+    crawl("L4", "d")  # room again: the crawl went on
+    pipe.commit_now()
+    assert acked == ["L1", "L4"]
+    assert any("works again" in r.getMessage() for r in caplog.records)
+    pipe.close_spider()
+    edges = pq.read_table(edges_dir)  # every committed file is whole
+    assert sorted(set(edges.column("source_url").to_pylist())) == [
+        "http://site.test/a", "http://site.test/d"
+    ]  # fmt: skip
