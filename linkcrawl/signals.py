@@ -11,6 +11,11 @@ from __future__ import annotations
 #: Arguments: ``lease_ids: list[str]``.
 rows_committed = object()
 
+#: The pipeline lost the rows of these leases before storing them (a full disk): give
+#: them back to the frontier now, unacknowledged, to be fetched again.
+#: Arguments: ``lease_ids: list[str]``.
+rows_lost = object()
+
 #: A leased request ended without rows to write (e.g. forbidden by robots.txt): ack now.
 #: Arguments: ``lease_id: str``.
 lease_finished = object()

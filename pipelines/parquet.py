@@ -34,7 +34,7 @@ from linkcrawl.files import (
 )
 from linkcrawl.policy import PolicyError, check_crawl_id, stop_on_user_error
 from linkcrawl.schema import PARTITION_COLUMN, SCHEMAS
-from linkcrawl.signals import commit_requested, rows_committed
+from linkcrawl.signals import commit_requested, rows_committed, rows_lost
 from linkcrawl.worker import worker_id as resolve_worker_id
 from pipelines.rows import edge_rows, page_row
 
@@ -449,21 +449,24 @@ class ParquetPipeline:
 
     def _write_failed(self, table: str, error: OSError) -> None:
         """A local write failed and the writer deleted its open file: count the rows lost
-        with it, and drop (never acknowledge) the leases of every item since the last
+        with it, and give back (never acknowledge) the leases of every item since the last
         commit, whose rows may have been in it: the frontier re-queues those pages."""
         writer = self.writers[table]
         lost = writer.rows_discarded - self._rows_discarded[table]
         self._rows_discarded[table] = writer.rows_discarded
-        dropped, self._pending_leases = len(self._pending_leases), []
+        leases, self._pending_leases = self._pending_leases, []
+        dropped = len(leases)
         if self.crawler is not None:
             self.crawler.stats.inc_value(f"parquet/write_errors/{table}")
             self.crawler.stats.inc_value(f"parquet/rows_lost/{table}", lost)
+            if leases:  # back to the frontier now, rather than after the lease timeout
+                self.crawler.signals.send_catch_log(signal=rows_lost, lease_ids=leases)
         if self._failing_since is None:  # first failure of an outage: one line, not per item
             self._failing_since = {t: len(w.files_committed) for t, w in self.writers.items()}
             logger.error(
-                "Writing %s in %s failed (%d rows of its open file deleted; %d leases not "
-                "acknowledged, so the frontier re-queues their pages; writing on with the "
-                "next rows): %s",
+                "Writing %s in %s failed (%d rows of its open file deleted; %d leases given "
+                "back unacknowledged, so the frontier re-queues their pages; writing on with "
+                "the next rows): %s",
                 table,
                 self.location,
                 lost,

@@ -950,3 +950,33 @@ def test_a_sitemap_tag_travels_with_its_request(
     assert f.release([again.lease_id], failed=True, reason="timeout") == (0, 1)
     (dead,) = f.dead_letters()
     assert (dead["url"], dead["attempts"], dead["reason"]) == ("http://b.test/s.txt", 2, "timeout")
+
+
+def test_leases_of_lost_rows_go_back_without_counting_an_attempt(
+    make_frontier: MakeFrontier, clock: FakeClock
+) -> None:
+    """The scheduler's side of ``signals.rows_lost`` (the pipeline lost rows to a full
+    disk): the leases go back to the front of their queues at the next flush, with no
+    attempt counted, instead of waiting for the lease timeout."""
+    from scrapy.signalmanager import SignalManager
+
+    from linkcrawl import signals
+    from linkcrawl.frontier.scheduler import FrontierScheduler
+
+    f = make_frontier(default_delay=0.0, max_attempts=2)
+    f.add([req(f"http://a.test/{i}") for i in range(2)])
+    held, _ = f.lease("w", max_count=2)
+    scheduler = FrontierScheduler(f, worker="w", stats=None, idle_close_seconds=60.0,
+                                  service_mode=False, flush_interval=1.0,
+                                  heartbeat_interval=5.0, strip_params=())  # fmt: skip
+    manager = SignalManager()
+    manager.connect(scheduler.rows_lost, signal=signals.rows_lost)
+    scheduler._outstanding.update(h.lease_id for h in held)
+    manager.send_catch_log(signal=signals.rows_lost, lease_ids=[h.lease_id for h in held])
+    assert f.counts()["inflight"] == 2  # buffered until the flush, like acks
+    scheduler.flush()
+    assert f.counts()["inflight"] == 0 and f.counts()["queued"] == 2
+    assert scheduler._outstanding == set()
+    again, _ = f.lease("w", max_count=2)
+    assert sorted(a.request.url for a in again) == sorted(h.request.url for h in held)
+    assert [a.request.attempts for a in again] == [0, 0]  # not the URLs' fault

@@ -216,9 +216,7 @@ def full_disk_at(path: Path) -> None:
 
 
 @pytest.mark.parametrize("where", ["commit", "write"])
-def test_a_full_disk_publishes_nothing_and_the_writer_writes_on(
-    tmp_path: Path, where: str
-) -> None:
+def test_a_full_disk_publishes_nothing_and_the_writer_writes_on(tmp_path: Path, where: str) -> None:
     w = writer(tmp_path, batch_rows=4)
     part_dir = tmp_path / "pages" / "crawl_id=c1"
     full_disk_at(part_dir / ".part-w1-000000.parquet.tmp")
@@ -251,7 +249,7 @@ def test_a_full_disk_drops_the_leases_of_the_rows_it_lost(
     caplog.set_level(logging.INFO, logger="pipelines.parquet")
 
     from linkcrawl import defaults
-    from linkcrawl.signals import rows_committed
+    from linkcrawl.signals import rows_committed, rows_lost
 
     settings = {name: getattr(defaults, name) for name in dir(defaults) if name.isupper()}
     settings.update(LINKCRAWL_OUTPUT=str(tmp_path), LINKCRAWL_CRAWL_ID="c1",
@@ -259,8 +257,16 @@ def test_a_full_disk_drops_the_leases_of_the_rows_it_lost(
     crawler = get_crawler(settings_dict=settings)
     pipe = ParquetPipeline.from_crawler(crawler)
     acked: list[str] = []
-    crawler.signals.connect(lambda lease_ids: acked.extend(lease_ids), rows_committed,
-                            weak=False)  # fmt: skip
+    given_back: list[str] = []
+
+    def on_committed(lease_ids: list[str]) -> None:
+        acked.extend(lease_ids)
+
+    def on_lost(lease_ids: list[str]) -> None:
+        given_back.extend(lease_ids)
+
+    crawler.signals.connect(on_committed, rows_committed, weak=False)
+    crawler.signals.connect(on_lost, rows_lost, weak=False)
     edges_dir = tmp_path / "edges" / "crawl_id=c1"
 
     def crawl(lease: str, page: str) -> None:
@@ -276,9 +282,10 @@ def test_a_full_disk_drops_the_leases_of_the_rows_it_lost(
     crawl("L3", "c")
     pipe.commit_now()  # the edges file of b and c hits the full disk
     assert acked == ["L1"], "rows not stored: their leases are never acknowledged"
+    assert given_back == ["L2", "L3"], "given back to the frontier, to be fetched again"
     errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
     assert len(errors) == 1 and "No space left on device" in errors[0], errors
-    assert "4 rows of its open file deleted; 2 leases not acknowledged" in errors[0]
+    assert "4 rows of its open file deleted; 2 leases given back" in errors[0]
     assert crawler.stats.get_value("parquet/rows_lost/edges") == 4
     assert crawler.stats.get_value("parquet/write_errors/edges") == 1
     assert not any(p.name.startswith(".") for p in edges_dir.iterdir())

@@ -223,7 +223,7 @@ class FrontierScheduler(BaseScheduler):
     Stats: ``frontier/added``, ``frontier/duplicates``, ``frontier/leased``,
     ``frontier/acked``, ``frontier/released``, ``frontier/retried``,
     ``frontier/dead_letters``, ``frontier/requeued_expired``, ``frontier/redis_errors``,
-    ``frontier/postponed``.
+    ``frontier/postponed``, ``frontier/requeued_unstored``.
     """
 
     @classmethod
@@ -254,6 +254,7 @@ class FrontierScheduler(BaseScheduler):
         crawler.signals.connect(o.rows_committed, signal=lc_signals.rows_committed)
         crawler.signals.connect(o.lease_finished, signal=lc_signals.lease_finished)
         crawler.signals.connect(o.lease_failed, signal=lc_signals.lease_failed)
+        crawler.signals.connect(o.rows_lost, signal=lc_signals.rows_lost)
         crawler.signals.connect(o.host_delay, signal=lc_signals.host_delay)
         crawler.signals.connect(o.left_downloader, signal=signals.request_left_downloader)
         return o
@@ -286,6 +287,7 @@ class FrontierScheduler(BaseScheduler):
         self._to_add: list[FrontierRequest] = []
         self._to_ack: list[str] = []
         self._to_release: list[tuple[str, str]] = []
+        self._to_requeue: list[str] = []  # leases whose rows were lost: fetch again
         self._to_postpone: list[tuple[str, float]] = []  # (lease id, not before)
         self._fetched: list[str] = []
         self._host_delays: dict[str, float] = {}
@@ -341,6 +343,7 @@ class FrontierScheduler(BaseScheduler):
             or self._to_add
             or self._to_ack
             or self._to_release
+            or self._to_requeue
             or self._fetched
             or self._to_postpone
         ):
@@ -371,6 +374,11 @@ class FrontierScheduler(BaseScheduler):
                     self._inc("frontier/retried", requeued)
                     self._inc("frontier/dead_letters", dead)
                 self._to_release = self._to_release[len(releases) :]
+            if self._to_requeue:
+                lost = self._to_requeue
+                requeued, _ = self.frontier.release(lost, failed=False)
+                self._inc("frontier/requeued_unstored", requeued)
+                self._to_requeue = self._to_requeue[len(lost) :]
             if self._to_postpone:
                 postponed = self._to_postpone
                 by_time: dict[float, list[str]] = {}
@@ -449,12 +457,14 @@ class FrontierScheduler(BaseScheduler):
                     self.frontier.release(unstarted, failed=False)
                     self._inc("frontier/released", len(unstarted))
                     unstarted = []
-                if not (self._to_add or self._to_ack or self._to_release or self._to_postpone):
+                if not (self._to_add or self._to_ack or self._to_release or self._to_requeue
+                        or self._to_postpone):  # fmt: skip
                     break
             except FrontierError as e:
                 self._redis_failed(e)
             time.sleep(min(0.5 * (attempt + 1), 2))
-        if self._to_add or self._to_ack or self._to_release or self._to_postpone or unstarted:
+        if (self._to_add or self._to_ack or self._to_release or self._to_requeue
+                or self._to_postpone or unstarted):  # fmt: skip
             logger.error(
                 "Redis frontier unreachable at close: %d links not added (their pages' "
                 "leases will expire and be re-crawled), %d acks pending",
@@ -476,6 +486,10 @@ class FrontierScheduler(BaseScheduler):
     def lease_failed(self, lease_id: str, reason: str) -> None:
         self._to_release.append((lease_id, reason))
         self._outstanding.discard(lease_id)
+
+    def rows_lost(self, lease_ids: list[str]) -> None:
+        self._to_requeue.extend(lease_ids)
+        self._outstanding.difference_update(lease_ids)
 
     def host_delay(self, host: str, delay: float) -> None:
         delay = polite_delay(delay, self.delay_margin)
