@@ -78,6 +78,9 @@ PARQUET_ROTATE_SECONDS = 60.0
 # Parquet codec and level (zstd 3: about the size of gzip at a fraction of the CPU).
 PARQUET_COMPRESSION = "zstd"
 PARQUET_COMPRESSION_LEVEL = 3
+# Local writes failing (a full disk) for this long without a file committed close the
+# worker (finish reason parquet_write_failed) instead of crawling on unstored; 0 = never.
+PARQUET_WRITE_OUTAGE_CLOSE_SECONDS = 300.0
 # S3 endpoint for LINKCRAWL_OUTPUT=s3://... (MinIO, Ceph...): http(s)://host:port;
 # empty = AWS, or AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL from the environment.
 PARQUET_S3_ENDPOINT_OVERRIDE = ""

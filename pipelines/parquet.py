@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 from scrapy.exceptions import NotConfigured
+from scrapy.utils.defer import deferred_from_coro
 
 from linkcrawl.files import (
     check_writable,
@@ -297,7 +298,8 @@ class ParquetPipeline:
     Settings: ``PARQUET_ENABLED``, ``LINKCRAWL_OUTPUT``, ``LINKCRAWL_CRAWL_ID``,
     ``LINKCRAWL_WORKER_ID``, ``PARQUET_ROWS_PER_FILE``, ``PARQUET_BATCH_ROWS``,
     ``PARQUET_ROTATE_SECONDS``, ``PARQUET_COMPRESSION``, ``PARQUET_COMPRESSION_LEVEL``,
-    ``PARQUET_S3_ENDPOINT_OVERRIDE``, ``PARQUET_S3_REGION``.
+    ``PARQUET_S3_ENDPOINT_OVERRIDE``, ``PARQUET_S3_REGION``,
+    ``PARQUET_WRITE_OUTAGE_CLOSE_SECONDS``.
     Stats: ``parquet/rows_written/<table>``, ``parquet/files_committed/<table>``,
     ``parquet/upload_errors/<table>``, ``parquet/write_errors/<table>``,
     ``parquet/rows_lost/<table>``.
@@ -324,8 +326,10 @@ class ParquetPipeline:
         compression_level: int | None,
         filesystem: pafs.FileSystem | None = None,
         clock: Callable[[], float] = time.monotonic,
+        write_outage_close_seconds: float = 0.0,
     ) -> None:
         self.output = output
+        self.write_outage_close_seconds = write_outage_close_seconds
         self.filesystem = filesystem
         # what log lines name: the URI (credentials redacted) or the local path
         self.location = str(output)
@@ -359,9 +363,11 @@ class ParquetPipeline:
         self._retry_at = 0.0
         self._retry_delay = 0.0
         # local write errors: rows of deleted files already counted; while failing, the
-        # files committed per table when the outage began (None: not failing)
+        # files each failing table had committed when it failed (empty: not failing)
         self._rows_discarded = dict.fromkeys(self.writers, 0)
-        self._failing_since: dict[str, int] | None = None
+        self._failing: dict[str, int] = {}
+        self._failing_from = 0.0  # clock() of the outage's first failure
+        self._closing = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -386,6 +392,7 @@ class ParquetPipeline:
                 compression=_check_codec(s["PARQUET_COMPRESSION"]),
                 compression_level=None if level in (None, "") else int(level),
                 filesystem=filesystem,
+                write_outage_close_seconds=s.getfloat("PARQUET_WRITE_OUTAGE_CLOSE_SECONDS"),
             )
             if filesystem is not None:
                 o.location = redact_uri(location)
@@ -461,8 +468,12 @@ class ParquetPipeline:
             self.crawler.stats.inc_value(f"parquet/rows_lost/{table}", lost)
             if leases:  # back to the frontier now, rather than after the lease timeout
                 self.crawler.signals.send_catch_log(signal=rows_lost, lease_ids=leases)
-        if self._failing_since is None:  # first failure of an outage: one line, not per item
-            self._failing_since = {t: len(w.files_committed) for t, w in self.writers.items()}
+        outage_began = not self._failing
+        self._failing.setdefault(table, len(writer.files_committed))
+        if not outage_began:
+            self._close_after_long_outage()
+        else:  # first failure of an outage: one line, not one per item
+            self._failing_from = self.clock()
             logger.error(
                 "Writing %s in %s failed (%d rows of its open file deleted; %d leases given "
                 "back unacknowledged, so the frontier re-queues their pages; writing on with "
@@ -473,6 +484,24 @@ class ParquetPipeline:
                 dropped,
                 first_line(error),
             )
+
+    def _close_after_long_outage(self) -> None:
+        """A disk that stays full (or a mount that stays gone): stop this worker rather
+        than lease pages it cannot store; a fleet's other workers take them over."""
+        limit = self.write_outage_close_seconds
+        if self._closing or limit <= 0 or self.clock() - self._failing_from < limit:
+            return
+        engine = self.crawler.engine if self.crawler is not None else None
+        if engine is None or engine.spider is None:
+            return
+        self._closing = True
+        logger.error(
+            "Writing to %s has failed for %.0f s (PARQUET_WRITE_OUTAGE_CLOSE_SECONDS): "
+            "closing this worker (finish reason parquet_write_failed)",
+            self.location,
+            self.clock() - self._failing_from,
+        )
+        deferred_from_coro(engine.close_spider_async(reason="parquet_write_failed"))
 
     def _upload_failed(self, table: str, error: OSError) -> None:
         writer = self.writers[table]
@@ -515,11 +544,10 @@ class ParquetPipeline:
         if self._retry_delay:
             logger.info("Uploads to %s work again; every waiting file is stored", self.location)
             self._retry_delay = self._retry_at = 0.0
-        since = self._failing_since
-        if since is not None and any(len(w.files_committed) > since[t]
-                                     for t, w in self.writers.items()):  # fmt: skip
-            logger.info("Writing to %s works again", self.location)
-            self._failing_since = None
+        if self._failing and all(len(self.writers[t].files_committed) > committed
+                                 for t, committed in self._failing.items()):  # fmt: skip
+            logger.info("Writing to %s works again", self.location)  # each failing table
+            self._failing.clear()  # has committed a file since it failed
         if self._pending_leases and self.crawler is not None:
             leases, self._pending_leases = self._pending_leases, []
             self.crawler.signals.send_catch_log(signal=rows_committed, lease_ids=leases)

@@ -21,6 +21,7 @@ from linkcrawl.schema import EDGES_SCHEMA, PAGES_SCHEMA, SCHEMA_VERSION, SCHEMAS
 from linkcrawl.urls import node_id
 from pipelines.parquet import ParquetPartWriter, ParquetPipeline
 from pipelines.rows import edge_rows, page_row
+from tests.conftest import WebServer, run_crawl
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 HTML = b"""<html><head><title> Hello </title><meta name=robots content=nofollow></head>
@@ -298,3 +299,38 @@ def test_a_full_disk_drops_the_leases_of_the_rows_it_lost(
     assert sorted(set(edges.column("source_url").to_pylist())) == [
         "http://site.test/a", "http://site.test/d"
     ]  # fmt: skip
+
+
+@pytest.mark.integration
+def test_a_disk_that_stays_unwritable_closes_the_worker(testweb: WebServer, tmp_path: Path) -> None:
+    """A real crawl whose edges partition cannot be created (a file sits where its
+    directory goes, so every write fails): one error line for the outage, the pages table
+    still written whole, and after PARQUET_WRITE_OUTAGE_CLOSE_SECONDS the worker closes
+    itself instead of crawling on without storing anything."""
+    out = tmp_path / "out"
+    (out / "edges").mkdir(parents=True)
+    (out / "edges" / "crawl_id=it").write_text("not a directory\n")
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text("\n".join(testweb.web.seeds()) + "\n")
+    result = run_crawl(
+        out,
+        proxy=testweb.address,
+        spider_args={"seeds_file": str(seeds)},
+        settings={
+            "PARQUET_ROTATE_SECONDS": "0.5",  # a commit (and a failure) every 0.5 s
+            "PARQUET_WRITE_OUTAGE_CLOSE_SECONDS": "2",
+            "CONCURRENT_REQUESTS": "4",  # the test web lasts longer than the outage
+            "CONCURRENT_REQUESTS_PER_DOMAIN": "2",
+        },
+        timeout=120,
+    )
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-3000:]
+    assert "Traceback" not in log, log[-3000:]
+    assert "'finish_reason': 'parquet_write_failed'" in log, log[-3000:]
+    assert log.count("Writing edges in") == 1, "one line per outage, not one per failure"
+    assert "PARQUET_WRITE_OUTAGE_CLOSE_SECONDS" in log
+    assert (out / "edges" / "crawl_id=it").read_text() == "not a directory\n"
+    pages = ds.dataset(out / "pages", format="parquet", partitioning="hive").to_table()
+    assert pages.num_rows > 0  # the other table goes on, its files whole
+    assert "'parquet/write_errors/edges'" in log and "'parquet/rows_lost/edges'" in log
