@@ -143,35 +143,30 @@ class ParquetPartWriter:
             return
         batch = pa.RecordBatch.from_pylist(self._buffer, schema=self.schema)
         self._buffer = []
-        if self.filesystem is not None:
-            if self._writer is None:
-                # Nothing is streamed to the store before commit: pyarrow would publish a
-                # partial object if anything went wrong in between (linkcrawl.files).
-                self._file = pa.BufferOutputStream()
-                self._writer = self._parquet_writer(self._file)
-            self._writer.write_batch(batch, row_group_size=self.batch_rows)
-            return
         try:
             if self._writer is None:
-                directory = Path(self.directory)
-                directory.mkdir(parents=True, exist_ok=True)
-                self._tmp_path = directory / f".{self._name()}.tmp"
-                self._file = open(self._tmp_path, "wb")  # noqa: SIM115 (closed in commit)
-                self._writer = self._parquet_writer(self._file)
+                if self.filesystem is not None:
+                    # Nothing is streamed to the store before commit: pyarrow would publish
+                    # a partial object if anything went wrong in between (linkcrawl.files).
+                    self._file = pa.BufferOutputStream()
+                else:
+                    directory = Path(self.directory)
+                    directory.mkdir(parents=True, exist_ok=True)
+                    self._tmp_path = directory / f".{self._name()}.tmp"
+                    self._file = open(self._tmp_path, "wb")  # noqa: SIM115 (closed in commit)
+                self._writer = pq.ParquetWriter(
+                    self._file,
+                    self.schema,
+                    compression=self.compression,
+                    compression_level=self.compression_level,
+                    use_dictionary=True,
+                    write_statistics=True,
+                )
             self._writer.write_batch(batch, row_group_size=self.batch_rows)
         except OSError:
-            self._discard_open_file()
+            if self.filesystem is None:  # a full disk (an in-memory buffer cannot fail so)
+                self._discard_open_file()
             raise
-
-    def _parquet_writer(self, sink: Any) -> pq.ParquetWriter:
-        return pq.ParquetWriter(
-            sink,
-            self.schema,
-            compression=self.compression,
-            compression_level=self.compression_level,
-            use_dictionary=True,
-            write_statistics=True,
-        )
 
     def _discard_open_file(self) -> None:
         """Delete the open local file after a write error, and forget its rows."""
