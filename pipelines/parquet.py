@@ -424,14 +424,14 @@ class ParquetPipeline:
     def process_item(self, item: PageItem) -> PageItem:
         tables = {"pages": [page_row(item, self.worker_id)], "edges": edge_rows(item)}
         stats = self.crawler.stats if self.crawler is not None else None
-        stored = True
+        lost = False  # rows deleted with a file (a full disk); a failed upload keeps them
         for table, rows in tables.items():
             before = self.writers[table].rows_discarded
-            stored = self._guarded(table, partial(self.writers[table].append, rows)) and stored
-            stored = stored and self.writers[table].rows_discarded == before
+            self._guarded(table, partial(self.writers[table].append, rows))
+            lost = lost or self.writers[table].rows_discarded != before
             if stats is not None and rows:
                 stats.inc_value(f"parquet/rows_written/{table}", len(rows))
-        if item.lease_id is not None and stored:
+        if item.lease_id is not None and not lost:
             self._pending_leases.append(item.lease_id)
         self._after_write()
         return item

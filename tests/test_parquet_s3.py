@@ -329,6 +329,32 @@ def test_a_failed_commit_keeps_rows_and_leases_and_retries(
     assert pq.read_table(f"{s3.bucket}/prefix/edges", filesystem=s3.fs).num_rows == 2
 
 
+def test_an_upload_failing_inside_an_item_keeps_its_lease_for_the_retry(s3: S3) -> None:
+    """One row per file: the item's own append commits and uploads, and that upload fails.
+    Its rows are kept for the retry (not lost), so its lease must be acknowledged once
+    they are stored, not dropped."""
+    crawler = get_crawler(settings_dict=crawler_settings(s3, PARQUET_ROWS_PER_FILE="1"))
+    pipe = ParquetPipeline.from_crawler(crawler)
+    clock = FakeClock()
+    pipe.clock = clock
+    acked: list[str] = []
+
+    def on_rows_committed(lease_ids: list[str]) -> None:
+        acked.extend(lease_ids)
+
+    crawler.signals.connect(on_rows_committed, rows_committed, weak=False)
+    s3.drop_bucket()
+    item = html_item("http://site.test/p")
+    item.lease_id = "L1"
+    pipe.process_item(item)
+    assert acked == [] and pipe.writers["pages"].unpublished_files == 1
+    s3.client.create_bucket(Bucket=s3.bucket)
+    clock.now = 60.0
+    pipe.tick()
+    assert acked == ["L1"]
+    pipe.close_spider()
+
+
 def test_rows_not_stored_at_close_are_reported(s3: S3, caplog: pytest.LogCaptureFixture) -> None:
     crawler = get_crawler(settings_dict=crawler_settings(s3))
     pipe = ParquetPipeline.from_crawler(crawler)
